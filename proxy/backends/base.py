@@ -1,0 +1,59 @@
+"""The ``Backend`` protocol: the only door to a model.
+
+A handful of methods, so that a scripted fake (``tests/fakes.py``) can stand in for protocol
+edge cases. Real implementations: ``embedded`` (llama-cpp-python in process) and
+``upstream`` (any OpenAI-compatible server).
+
+``chat`` and ``complete`` are plain methods returning an event iterator, not coroutines: they
+validate and admit the request *before* the first event (context length, queue capacity),
+raising ``ProxyError`` at once so the HTTP layer can still answer with a proper status.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+import msgspec
+
+from proxy.events import EventStream
+from proxy.openai.protocol import ChatCompletionRequest, CompletionRequest
+
+
+class ModelInfo(msgspec.Struct, frozen=True, kw_only=True):
+    id: str
+    context_length: int
+    owned_by: str = "atlas-proxy"
+    # False for base models: the pipeline then uses completion-style prompts.
+    has_chat_template: bool = True
+    # Markers around the model's thinking, read from its template or config; None if none.
+    thinking: tuple[str, str] | None = None
+    # Identifies the weights (GGUF sha256 or upstream model id) so the Lens loads the right card.
+    fingerprint: str = ""
+    description: str = ""
+    # How many generations the backend runs well at once: 1 for the embedded model (two
+    # llama.cpp generations on one CPU are several times slower than one after the other),
+    # more for an upstream server that batches.
+    concurrency: int = 1
+
+
+class Embeddings(msgspec.Struct, frozen=True):
+    vectors: list[list[float]]
+    prompt_tokens: int
+
+
+@runtime_checkable
+class Backend(Protocol):
+    @property
+    def info(self) -> ModelInfo: ...
+
+    def chat(self, request: ChatCompletionRequest) -> EventStream: ...
+
+    def complete(self, request: CompletionRequest) -> EventStream: ...
+
+    async def embed(self, texts: list[str]) -> Embeddings: ...
+
+    async def count_tokens(self, text: str) -> int: ...
+
+    async def health(self) -> bool: ...
+
+    async def aclose(self) -> None: ...

@@ -1,0 +1,133 @@
+"""Pipeline knobs: the ``[pipeline]`` table of config.toml, overridable per request through the
+request body's ``atlas`` object (merged into a copy, never into shared state).
+
+``k`` counts every candidate, the greedy probe included: ``k = 3`` is the probe plus two
+candidates made different by plan and approach. The temperatures follow the ATLAS notes
+except ``temperature_diversity``: on the default 0.5B model, sampling at 0.8 buys no coverage
+over greedy (see ``/work/shared/ATLAS_NOTES.md``), so approach prefixes run cooler.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import msgspec
+
+from proxy.errors import InvalidRequest
+
+ThinkingLevel = Literal["auto", "none", "light", "standard", "hard", "extreme"]
+
+
+class PipelineConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, frozen=True):
+    # Run the pipeline on the plain model id too (not only on the `atlas*` ids).
+    default: bool = False
+    # "auto": a cheap classifier decides code task vs plain chat; "always"/"never" force it.
+    route: Literal["auto", "always", "never"] = "auto"
+    # Candidates in all, the greedy probe included.
+    k: int = 3
+    probe: bool = True
+    # Answer at once when the probe passes the trustworthy checks (the prompt's own examples,
+    # or the self-tests when the prompt has none).
+    early_exit: bool = True
+    plansearch: bool = True
+    diversity: bool = True
+    selftests: bool = True
+    n_selftests: int = 5
+    # A candidate "passes" at this fraction of the (filtered) model-written tests, and all of
+    # the prompt's own examples.
+    pass_threshold: float = 0.6
+    # Weight of the prompt's own examples in a candidate's score (model tests get the rest).
+    example_weight: float = 0.7
+    lens: bool = True
+    repair: bool = True
+    repair_rounds: int = 2
+    max_repairs: int = 3
+    budget_forcing: bool = True
+    thinking_budget: ThinkingLevel = "auto"
+    temperature_probe: float = 0.0
+    temperature_constraints: float = 0.7
+    temperature_plans: float = 0.4
+    temperature_code: float = 0.2
+    temperature_diversity: float = 0.4
+    temperature_selftests: float = 0.3
+    temperature_critique: float = 0.3
+    temperature_repair: float = 0.4
+    # Per-call cap on generated tokens (thinking excluded; budget forcing adds its own).
+    max_tokens: int = 768
+    # Whole-request budgets: when one runs out, the best answer so far is returned.
+    budget_s: float = 300.0
+    budget_tokens: int = 30000
+    sandbox_timeout_s: float = 10.0
+    # Languages the pipeline takes on; code tasks in others pass straight through.
+    languages: tuple[str, ...] = ("python",)
+    # Return the trace in the response (``atlas_trace``); it is always logged at debug level.
+    trace: bool = False
+    # Append every trace as one JSON line here ("" = off). Not settable per request.
+    trace_file: str = ""
+
+
+# Knobs a request may not set: they touch the server's files or its routing defaults.
+SERVER_ONLY = frozenset({"trace_file", "default", "languages"})
+
+# Model ids the pipeline serves beside the plain one, with the knobs each one changes.
+VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
+    "atlas": (
+        "test-time compute for code: probe, plans, self-tests, repair",
+        {},
+    ),
+    "atlas-fast": (
+        "cheaper test-time compute: probe, self-tests, one repair round, no plans",
+        {"k": 2, "plansearch": False, "repair_rounds": 1, "max_repairs": 1},
+    ),
+}
+
+
+def _check(cfg: PipelineConfig) -> PipelineConfig:
+    bad = []
+    if cfg.k < 1 or cfg.k > 16:
+        bad.append(("k", "between 1 and 16"))
+    if not 0.0 <= cfg.pass_threshold <= 1.0:
+        bad.append(("pass_threshold", "between 0 and 1"))
+    if not 0.0 <= cfg.example_weight <= 1.0:
+        bad.append(("example_weight", "between 0 and 1"))
+    if cfg.n_selftests < 0 or cfg.n_selftests > 20:
+        bad.append(("n_selftests", "between 0 and 20"))
+    if cfg.repair_rounds < 0 or cfg.max_repairs < 0:
+        bad.append(("repair_rounds" if cfg.repair_rounds < 0 else "max_repairs", ">= 0"))
+    if cfg.max_tokens < 16:
+        bad.append(("max_tokens", ">= 16"))
+    if cfg.budget_s <= 0 or cfg.budget_tokens <= 0 or cfg.sandbox_timeout_s <= 0:
+        bad.append(("budget_s/budget_tokens/sandbox_timeout_s", "> 0"))
+    for name in PipelineConfig.__struct_fields__:
+        if name.startswith("temperature_") and not 0.0 <= getattr(cfg, name) <= 2.0:
+            bad.append((name, "between 0 and 2"))
+    if bad:
+        key, rule = bad[0]
+        raise InvalidRequest(f"atlas.{key}: must be {rule}", param=f"atlas.{key}")
+    return cfg
+
+
+def merged(base: PipelineConfig, overrides: dict[str, Any] | None) -> PipelineConfig:
+    """A copy of ``base`` with ``overrides`` applied, validated; raises ``InvalidRequest``
+    naming the first bad key. ``base`` is never mutated."""
+    if not overrides:
+        return base
+    if not isinstance(overrides, dict):
+        raise InvalidRequest("atlas: must be an object", param="atlas")
+    for key in overrides:
+        if key not in PipelineConfig.__struct_fields__:
+            raise InvalidRequest(f"atlas.{key}: unknown pipeline setting", param=f"atlas.{key}")
+        if key in SERVER_ONLY:
+            raise InvalidRequest(
+                f"atlas.{key}: a server setting, not settable per request", param=f"atlas.{key}"
+            )
+    data = msgspec.to_builtins(base)
+    data.update(overrides)
+    try:
+        cfg = msgspec.convert(data, PipelineConfig, strict=True)
+    except msgspec.ValidationError as exc:
+        # msgspec says "Expected `int`, got `str` - at `$.k`": name the key the user wrote.
+        msg = str(exc)
+        key = msg.rsplit("$.", 1)[-1].rstrip("`") if "$." in msg else "?"
+        raise InvalidRequest(f"atlas.{key}: {msg.split(' - at')[0]}", param=f"atlas.{key}") from None
+    return _check(cfg)

@@ -1,0 +1,84 @@
+"""Shared fixtures: a real server on the real embedded model, started once per session.
+
+The server runs as a separate process on a free port, exactly as a user starts it
+(``python -m proxy.cli serve``), so tests see what clients see.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class LiveServer:
+    root: str  # http://127.0.0.1:PORT
+    base_url: str  # .../v1, what an openai client wants
+    model: str
+    process: subprocess.Popen
+    log_path: Path
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+def start_server(tmp: Path, *args: str, env: dict[str, str] | None = None,
+                 wait_s: float = 300.0, name: str = "server") -> LiveServer:
+    port = free_port()
+    log_path = tmp / f"{name}-{port}.log"
+    full_env = {**os.environ, "ATLAS_SERVER_LOG_FORMAT": "json", **(env or {})}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "proxy.cli", "serve", "--port", str(port), *args],
+        cwd=ROOT, env=full_env, stdout=log_path.open("wb"), stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    root = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + wait_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}:\n{log_path.read_text()}")
+        try:
+            r = httpx.get(f"{root}/health", timeout=2)
+            if r.status_code == 200:
+                model = r.json()["model"]
+                return LiveServer(root, f"{root}/v1", model, process, log_path)
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    stop_server(process)
+    raise RuntimeError(f"server did not become healthy:\n{log_path.read_text()}")
+
+
+def stop_server(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory):
+    """The real server on the embedded default model (shared by the whole session)."""
+    server = start_server(tmp_path_factory.mktemp("live"), name="live")
+    yield server
+    stop_server(server.process)
