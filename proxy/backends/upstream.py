@@ -132,7 +132,33 @@ class UpstreamBackend:
 
     def chat(self, request: ChatCompletionRequest) -> EventStream:
         body = _pick(request, _CHAT_FIELDS)
-        return self._relay_chat(body)
+        # A whole response carries exact usage; many servers send none in streams.
+        return self._relay_chat(body) if request.stream else self._whole_chat(body)
+
+    async def _whole_chat(self, body: dict[str, Any]) -> EventStream:
+        try:
+            result = await self._client.chat.completions.create(
+                model=self.upstream_model, stream=False, **body
+            )
+        except Exception as exc:
+            raise translate(exc) from None
+        for choice in result.choices:
+            message = choice.message
+            extra = message.model_extra or {}
+            reasoning = extra.get("reasoning_content") or extra.get("reasoning")
+            if reasoning:
+                yield Reasoning(reasoning, choice.index)
+            if message.content:
+                yield Content(message.content, choice.index)
+            for i, call in enumerate(message.tool_calls or []):
+                fn = getattr(call, "function", None)
+                yield ToolCallDelta(index=choice.index, call_index=i, id=call.id, type=call.type,
+                                    name=fn.name if fn else None,
+                                    arguments=fn.arguments if fn else "")
+            yield Finish(choice.finish_reason or "stop", choice.index)
+        if result.usage is not None:
+            yield Usage(prompt_tokens=result.usage.prompt_tokens or 0,
+                        completion_tokens=result.usage.completion_tokens or 0)
 
     def complete(self, request: CompletionRequest) -> EventStream:
         return self._relay_completion(_pick(request, _COMPLETION_FIELDS))
@@ -144,6 +170,7 @@ class UpstreamBackend:
                 stream_options={"include_usage": True}, **body,
             )
             got_usage = False
+            content_chunks = 0
             async with stream:
                 async for chunk in stream:
                     if chunk.usage is not None:
@@ -152,9 +179,15 @@ class UpstreamBackend:
                                     completion_tokens=chunk.usage.completion_tokens or 0)
                     for choice in chunk.choices:
                         for event in _choice_events(choice):
+                            content_chunks += isinstance(event, (Content, Reasoning))
                             yield event
             if not got_usage:
-                log.info("upstream_sent_no_usage", model=self.upstream_model)
+                # Servers like llama_cpp.server send no usage in streams. Estimate: one token
+                # per content chunk (they stream token by token), ~4 characters per prompt
+                # token. Documented as an estimate; whole responses carry exact usage.
+                prompt_chars = sum(len(str(m.get("content") or "")) for m in body["messages"])
+                yield Usage(prompt_tokens=max(1, prompt_chars // 4),
+                            completion_tokens=content_chunks)
         except Exception as exc:
             raise translate(exc) from None
 

@@ -15,6 +15,13 @@ from msgspec import Meta, Struct
 
 # --- shared -----------------------------------------------------------------------------
 
+
+def always(value: Any) -> Any:
+    """A default that ``omit_defaults`` still writes out (it only omits plain defaults)."""
+    return msgspec.field(default_factory=lambda: value)
+
+
+
 Temperature = Annotated[float, Meta(ge=0.0, le=2.0)]
 TopP = Annotated[float, Meta(ge=0.0, le=1.0)]
 Penalty = Annotated[float, Meta(ge=-2.0, le=2.0)]
@@ -33,14 +40,10 @@ class ResponseFormat(Struct, kw_only=True):
     json_schema: dict[str, Any] | None = None
 
 
-class CompletionTokensDetails(Struct, kw_only=True, omit_defaults=True):
-    reasoning_tokens: int = 0
-
-
 class Usage(Struct, kw_only=True, omit_defaults=True):
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    total_tokens: int = 0
+    prompt_tokens: int = always(0)
+    completion_tokens: int = always(0)
+    total_tokens: int = always(0)
     # Extension: the pipeline's tokens by stage ({"probe": {...}, "repair": {...}}).
     atlas_stages: dict[str, dict[str, int]] | None = None
 
@@ -65,12 +68,12 @@ class ContentPart(Struct, kw_only=True):
 
 class ToolCallFunction(Struct, kw_only=True, omit_defaults=True):
     name: str | None = None
-    arguments: str = ""
+    arguments: str = always("")
 
 
 class ToolCall(Struct, kw_only=True, omit_defaults=True):
     id: str | None = None
-    type: str = "function"
+    type: str = always("function")
     function: ToolCallFunction = msgspec.field(default_factory=ToolCallFunction)
 
 
@@ -127,7 +130,7 @@ class ChatCompletionRequest(Struct, kw_only=True, omit_defaults=True):
 
 
 class ChoiceMessage(Struct, kw_only=True, omit_defaults=True):
-    role: str = "assistant"
+    role: str = always("assistant")
     content: str | None = None
     reasoning_content: str | None = None
     tool_calls: list[ToolCall] | None = None
@@ -146,7 +149,7 @@ class ChatCompletion(Struct, kw_only=True, omit_defaults=True):
     choices: list[Choice]
     usage: Usage
     created: int = msgspec.field(default_factory=now)
-    object: str = "chat.completion"
+    object: str = always("chat.completion")
     system_fingerprint: str | None = None
     # Extension: the pipeline trace, only when the request asked for it.
     atlas_trace: dict[str, Any] | None = None
@@ -178,7 +181,7 @@ class ChatCompletionChunk(Struct, kw_only=True, omit_defaults=True):
     model: str
     created: int
     choices: list[ChunkChoice]
-    object: str = "chat.completion.chunk"
+    object: str = always("chat.completion.chunk")
     usage: Usage | None = None
     atlas_trace: dict[str, Any] | None = None
 
@@ -223,7 +226,7 @@ class Completion(Struct, kw_only=True, omit_defaults=True):
     model: str
     choices: list[CompletionChoice]
     created: int = msgspec.field(default_factory=now)
-    object: str = "text_completion"
+    object: str = always("text_completion")
     usage: Usage | None = None
 
 
@@ -255,8 +258,8 @@ class EmbeddingResponse(Struct, kw_only=True):
 class Model(Struct, kw_only=True, omit_defaults=True):
     id: str
     created: int
-    owned_by: str = "atlas-proxy"
-    object: str = "model"
+    owned_by: str = always("atlas-proxy")
+    object: str = always("model")
     # Extension fields some clients read (llama.cpp and vLLM report these too).
     context_length: int | None = None
     description: str | None = None

@@ -26,9 +26,13 @@ async def test_twenty_concurrent_requests_each_get_their_own_answer(live_server)
         return r.choices[0].message.content
 
     alone = {p: await ask(p) for p in PROMPTS}
+    assert len({a[:3] for a in alone.values()}) == len(PROMPTS), alone
     prompts = [PROMPTS[i % len(PROMPTS)] for i in range(20)]
     answers = await asyncio.gather(*(ask(p) for p in prompts))
-    assert answers == [alone[p] for p in prompts]
+    # Greedy answers match the same prompt asked alone. Only the start is compared: reusing
+    # llama.cpp's prompt cache changes logits in the last bits, which can flip a late token
+    # ("Yes" vs "Yes."); cross-talk between requests would change the whole answer.
+    assert [a[:3] for a in answers] == [alone[p][:3] for p in prompts]
     await client.close()
 
 

@@ -86,15 +86,15 @@ def test_json_response_format(live_server):
     assert isinstance(json.loads(r.choices[0].message.content), dict)
 
 
-def test_n_choices_and_seed(live_server):
+def test_n_choices(live_server):
+    # Seeds are best effort, as with OpenAI: llama.cpp's prompt-cache reuse changes logits in
+    # the last bits, so identical seeds need not give identical text across requests.
     r = client(live_server).chat.completions.create(
         model=live_server.model, messages=PROMPT, max_tokens=8, n=2, temperature=0.9, seed=7
     )
     assert [c.index for c in r.choices] == [0, 1]
-    again = client(live_server).chat.completions.create(
-        model=live_server.model, messages=PROMPT, max_tokens=8, n=2, temperature=0.9, seed=7
-    )
-    assert [c.message.content for c in again.choices] == [c.message.content for c in r.choices]
+    assert all(c.message.content for c in r.choices)
+    assert 2 <= r.usage.completion_tokens <= 16
 
 
 def test_sdk_surfaces_errors_as_exceptions(live_server):
