@@ -77,6 +77,12 @@ def _http_exception_handler(request: Request, exc: HTTPException) -> Response:
     return error_response(err)
 
 
+def _undecodable_body_handler(_: Request, exc: Exception) -> Response:
+    # Raised while decoding the body: too deeply nested, or not UTF-8.
+    reason = "nested too deeply" if isinstance(exc, RecursionError) else "not valid UTF-8 JSON"
+    return error_response(InvalidRequest(f"Could not parse the request body: {reason}."))
+
+
 def _unexpected_handler(_: Request, exc: Exception) -> Response:
     log.exception("unhandled_error", error_type=type(exc).__name__)
     err = ProxyError("The server had an error while processing your request.")
@@ -88,5 +94,8 @@ EXCEPTION_HANDLERS = {
     ProxyError: _proxy_error_handler,
     ValidationException: _validation_handler,
     HTTPException: _http_exception_handler,
+    RecursionError: _undecodable_body_handler,
+    UnicodeDecodeError: _undecodable_body_handler,
+    msgspec.DecodeError: _undecodable_body_handler,
     Exception: _unexpected_handler,
 }
