@@ -6,6 +6,8 @@ HTTP, this module knows which model id goes where.
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -72,4 +74,16 @@ class Services:
                                "max_waiting": queue.max_waiting}
         if self.sandbox is not None:
             status["sandbox"] = await self.sandbox.health()
+        status["process"] = process_stats()
         return status
+
+
+def process_stats() -> dict[str, float]:
+    """Cheap self-observation for load tests: leaks show up as growth here."""
+    rss_kb = 0
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                rss_kb = int(line.split()[1])
+    return {"rss_mb": round(rss_kb / 1024, 1), "threads": threading.active_count(),
+            "tasks": len(asyncio.all_tasks())}
