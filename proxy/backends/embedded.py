@@ -40,6 +40,7 @@ from proxy.openai.protocol import ChatCompletionRequest, CompletionRequest
 log = structlog.get_logger()
 
 DEFAULT_MODEL_ID = "qwen2.5-coder-0.5b-instruct"
+EMBED_CTX = 2048
 _SENTINEL = object()
 
 
@@ -319,9 +320,13 @@ class EmbeddedBackend:
         if self._embedder is None:
             # A second context on the same file: the weights are mmap'ed, so their pages are
             # shared with the generation context; only its own buffers cost memory.
+            # Embedding needs the whole input in one micro-batch, and attention scratch grows
+            # with its square: 8192 tokens would cost ~4 GB, 2048 about 0.25 GB. Candidates
+            # are far shorter; longer inputs are truncated.
+            n_ctx = min(self._cfg.n_ctx, EMBED_CTX)
             self._embedder = Llama(
-                model_path=str(self.path), embedding=True, n_ctx=self._cfg.n_ctx,
-                n_batch=self._cfg.n_ctx, n_ubatch=self._cfg.n_ctx,
+                model_path=str(self.path), embedding=True, n_ctx=n_ctx,
+                n_batch=n_ctx, n_ubatch=n_ctx,
                 n_threads=self._threads, n_threads_batch=self._threads,
                 pooling_type=LLAMA_POOLING_TYPE_MEAN, verbose=False,
             )

@@ -29,6 +29,10 @@ class PipelineConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, f
     # Answer at once when the probe passes the trustworthy checks (the prompt's own examples,
     # or the self-tests when the prompt has none).
     early_exit: bool = True
+    # What the probe must pass to exit early: "examples" (the prompt's own, when it has any;
+    # cheapest, trusted) or "all" (also the model-written self-tests: one more call, catches
+    # probes that fit the examples but not the task, at the price of noisy tests).
+    exit_checks: Literal["examples", "all"] = "examples"
     plansearch: bool = True
     diversity: bool = True
     selftests: bool = True
@@ -129,5 +133,7 @@ def merged(base: PipelineConfig, overrides: dict[str, Any] | None) -> PipelineCo
         # msgspec says "Expected `int`, got `str` - at `$.k`": name the key the user wrote.
         msg = str(exc)
         key = msg.rsplit("$.", 1)[-1].rstrip("`") if "$." in msg else "?"
-        raise InvalidRequest(f"atlas.{key}: {msg.split(' - at')[0]}", param=f"atlas.{key}") from None
+        raise InvalidRequest(
+            f"atlas.{key}: {msg.split(' - at')[0]}", param=f"atlas.{key}"
+        ) from None
     return _check(cfg)
