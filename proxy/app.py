@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from pathlib import Path
 from typing import AsyncIterator
 
 import structlog
@@ -19,6 +20,7 @@ from proxy.errors import AuthenticationError
 from proxy.log import RequestContextMiddleware
 from proxy.openai.errors import EXCEPTION_HANDLERS
 from proxy.openai.routes import OpenAIController, health
+from proxy.pipeline import Pipeline
 from proxy.services import Services
 
 log = structlog.get_logger()
@@ -43,12 +45,15 @@ def build_sandbox(config: Config):  # noqa: ANN201 - the Sandbox protocol
     return make_sandbox(config.sandbox)
 
 
-def build_pipeline(config: Config, backend: Backend, sandbox: object):  # noqa: ANN201
-    try:
-        from proxy.pipeline import Pipeline
-    except ImportError:
-        return None
-    return Pipeline(backend=backend, sandbox=sandbox, config=config.pipeline)
+def build_lens(config: Config, backend: Backend) -> tuple[object | None, dict]:
+    if not config.lens.enabled:
+        return None, {"enabled": False, "reason": "disabled in config (lens.enabled)"}
+    from proxy.lens import load_lens
+
+    weights = Path(config.lens.weights_dir)
+    if not weights.is_absolute():
+        weights = Path(__file__).resolve().parent.parent / weights
+    return load_lens(backend, weights)
 
 
 def _api_key_guard(keys: frozenset[str]):  # noqa: ANN202
@@ -74,12 +79,14 @@ def create_app(config: Config, *, backend: Backend | None = None,
         own_backend = backend is None
         be = backend if backend is not None else await build_backend(config)
         sb = sandbox if sandbox is not None else build_sandbox(config)
-        services = Services(config=config, backend=be, sandbox=sb)
-        services.pipeline = build_pipeline(config, be, sb)
+        scorer, lens_status = build_lens(config, be)
+        services = Services(config=config, backend=be, sandbox=sb, lens_status=lens_status)
+        services.pipeline = Pipeline(backend=be, sandbox=sb, config=config.pipeline,
+                                     scorer=scorer)
         app.state.services = services
         log.info("ready", model=be.info.id, backend=config.model.backend,
                  host=config.server.host, port=config.server.port,
-                 pipeline=services.pipeline is not None)
+                 lens=lens_status.get("enabled"))
         try:
             yield
         finally:

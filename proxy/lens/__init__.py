@@ -1,0 +1,54 @@
+"""The Geometric Lens: an energy MLP over the model's own mean-pooled embeddings of candidate
+code, trained on graded candidates (``atlas-proxy lens train``); lower energy = more likely
+correct. See ``docs/lens.md``.
+
+``load_lens(backend, weights_dir)`` is what the app calls at start: it finds the weights
+whose card carries the backend's fingerprint, or answers (None, why-not) with one log line.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from proxy.backends.base import Backend
+from proxy.lens.model import LensModel
+from proxy.lens.scorer import LensScorer
+from proxy.lens.store import WeightsError, find_card, load
+
+__all__ = ["LensModel", "LensScorer", "WeightsError", "load_lens"]
+
+log = structlog.get_logger("atlas.lens")
+
+
+def load_lens(backend: Backend, weights_dir: Path) -> tuple[LensScorer | None, dict[str, Any]]:
+    """(scorer, status for /health). No matching or unusable weights: (None, reason)."""
+    fingerprint = backend.info.fingerprint
+    weights_dir = Path(weights_dir)
+    card_path = find_card(weights_dir, fingerprint)
+    if card_path is None:
+        reason = f"no weights for fingerprint {fingerprint or '(none)'} in {weights_dir}"
+        status = {"enabled": False, "reason": reason}
+        log.info("lens_off", model=backend.info.id, reason=status["reason"])
+        return None, status
+    try:
+        model, card = load(card_path)
+    except WeightsError as exc:
+        status = {"enabled": False, "reason": str(exc)}
+        log.warning("lens_off", model=backend.info.id, reason=status["reason"])
+        return None, status
+    val = (card.get("metrics") or {}).get("validation") or {}
+    heldout = (card.get("metrics") or {}).get("heldout") or {}
+    status = {
+        "enabled": True,
+        "weights": card_path.stem,
+        "model": card.get("model"),
+        "dim": model.dim,
+        "trained": card.get("created"),
+        "auc": heldout.get("auc", val.get("auc")),
+        "auc_split": "heldout" if "auc" in heldout else "validation",
+    }
+    log.info("lens_loaded", **status)
+    return LensScorer(backend=backend, model=model, card=card), status

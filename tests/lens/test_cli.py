@@ -1,0 +1,119 @@
+"""`atlas-proxy lens train|eval|collect` end to end on harness-format runs, with the real
+model's embeddings (cached by test_train's fixture, so nothing is embedded twice)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from proxy.lens import cli, load_lens
+from proxy.lens.store import load
+from tests.lens.runs import write_run
+from tests.lens.snippets import PAIRS
+
+
+class Borrowed:
+    """The session's real backend, lent to the CLI (which would close its own)."""
+
+    def __init__(self, backend) -> None:
+        self._b = backend
+
+    def __getattr__(self, name):
+        return getattr(self._b, name)
+
+    async def aclose(self) -> None:
+        return None
+
+
+@pytest.fixture
+def lent_backend(real_backend, monkeypatch):
+    async def make(_config):
+        return Borrowed(real_backend)
+
+    monkeypatch.setattr(cli, "_make_backend", make)
+    return real_backend
+
+
+def _rows(ids: list[str], pairs: list[tuple[str, str]]) -> list[tuple[str, int, str, bool]]:
+    rows = []
+    for n, (tid, (good, bad)) in enumerate(zip(ids, pairs)):
+        # Alternate which sample comes first, so "first candidate" is a fair baseline.
+        first, second = ((good, True), (bad, False)) if n % 2 else ((bad, False), (good, True))
+        rows += [(tid, 0, *first), (tid, 1, *second)]
+    return rows
+
+
+@pytest.fixture
+def runs(tmp_path: Path) -> dict[str, Path]:
+    return {
+        "train": write_run(tmp_path / "train", _rows([f"MBPP/{601 + i}" for i in range(14)],
+                                                     PAIRS[:14])),
+        "val": write_run(tmp_path / "val", _rows([f"MBPP/{511 + i}" for i in range(6)],
+                                                 PAIRS[14:]), split="validation"),
+        "he": write_run(tmp_path / "he", _rows([f"HumanEval/{i}" for i in range(6)],
+                                               PAIRS[14:]), dataset="humaneval", split=None),
+    }
+
+
+def test_train_then_load_then_eval(tmp_path, runs, lent_backend, snippet_embeddings,
+                                   capsys) -> None:
+    _, _, cache = snippet_embeddings
+    out = tmp_path / "weights"
+    rc = cli.main(["train", "--runs", str(runs["train"]), str(runs["val"]), "--out", str(out),
+                   "--cache", str(cache), "--epochs", "20", "--quiet"])
+    assert rc == 0
+    card_path = out / "qwen2.5-coder-0.5b-instruct.json"
+    _, card = load(card_path)
+    assert card["fingerprint"] == lent_backend.info.fingerprint
+    assert card["embedding"]["dim"] == 896 and card["embedding"]["pooling"] == "mean"
+    data = card["training"]["data"]
+    assert data["train"]["candidates"] == 28 and data["validation"]["candidates"] == 12
+    assert card["training"]["command"].startswith("atlas-proxy lens train")
+    assert [r["split"] for r in card["training"]["runs"]] == ["train", "validation"]
+    val = card["metrics"]["validation"]
+    assert val["candidates"] == 12 and val["selection"]["k"] == 3
+    assert 0.0 <= val["auc"] <= 1.0
+    assert (val["auc"] < 0.8) == any("0.80 target" in w for w in card["warnings"])
+
+    # The app's path: weights found by the backend's fingerprint, k=3 energies.
+    scorer, status = load_lens(lent_backend, out)
+    assert status["enabled"] and status["dim"] == 896
+    energies = asyncio.run(scorer.score([g for g, _ in PAIRS[:3]]))
+    assert len(energies) == 3 and all(np.isfinite(energies))
+
+    capsys.readouterr()
+    rc = cli.main(["eval", "--runs", str(runs["he"]), "--weights", str(card_path),
+                   "--cache", str(cache), "--k", "2", "--update-card"])
+    assert rc == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["candidates"] == 12 and result["selection"]["tasks"] == 6
+    assert "warning" not in result
+    assert json.loads(card_path.read_text())["metrics"]["heldout"]["auc"] == result["auc"]
+    load(card_path)  # the npz still matches its card
+
+    rc = cli.main(["eval", "--runs", str(runs["val"]), "--weights", str(card_path),
+                   "--cache", str(cache), "--update-card"])
+    assert rc == 1  # validation data is not held out: the card is left alone
+    assert "not held out" in capsys.readouterr().out
+
+
+def test_train_refuses_humaneval_runs(tmp_path, runs, capsys) -> None:
+    rc = cli.main(["train", "--runs", str(runs["train"]), str(runs["he"]),
+                   "--out", str(tmp_path / "w")])
+    assert rc == 2
+    assert "refusing to train" in capsys.readouterr().err
+    assert not (tmp_path / "w").exists()
+
+
+def test_collect_prints_the_bench_commands(capsys) -> None:
+    assert cli.main(["collect", "--url", "http://h:1/v1", "--heldout"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == ("atlas-proxy bench run --dataset mbpp --split train --arm "
+                        "plain=http://h:1/v1,model=auto --n 1 --temperature 0.0 --seed 0 "
+                        "--out runs/lens/mbpp-train-t0.0")
+    assert sum("--split validation" in line for line in lines) == 3
+    assert sum("--dataset humaneval" in line for line in lines) == 3
