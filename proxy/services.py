@@ -73,7 +73,10 @@ class Services:
             status["queue"] = {"busy": queue.busy, "waiting": queue.waiting,
                                "max_waiting": queue.max_waiting}
         if self.sandbox is not None:
-            status["sandbox"] = await self.sandbox.health()
+            try:
+                status["sandbox"] = await self.sandbox.health()
+            except Exception as exc:  # a remote sandbox that is down degrades, never 500s
+                status["sandbox"] = {"status": "unavailable", "error": type(exc).__name__}
         status["process"] = process_stats()
         return status
 

@@ -1,0 +1,48 @@
+"""Faults a deployment meets: the sandbox service down, secrets in logs."""
+
+from __future__ import annotations
+
+import httpx
+
+from tests.conftest import free_port, start_server, stop_server
+
+
+def test_sandbox_service_down_degrades_to_an_answer(tmp_path):
+    dead = f"http://127.0.0.1:{free_port()}"
+    server = start_server(tmp_path, env={"ATLAS_SANDBOX_MODE": "remote",
+                                         "ATLAS_SANDBOX_URL": dead}, name="nosandbox")
+    try:
+        health = httpx.get(f"{server.root}/health", timeout=30).json()
+        assert health["sandbox"]["status"] == "unavailable"
+        body = {"model": "atlas", "max_tokens": 200, "temperature": 0,
+                "atlas": {"k": 1, "repair": False, "selftests": False, "trace": True},
+                "messages": [{"role": "user", "content":
+                              "Write a Python function double(x) that returns 2*x.\n"
+                              ">>> double(3)\n6"}]}
+        r = httpx.post(f"{server.base_url}/chat/completions", json=body, timeout=900)
+        assert r.status_code == 200, r.text
+        assert "def double" in r.json()["choices"][0]["message"]["content"]
+        assert "SandboxUnavailable" in r.text  # the reason is in the trace
+    finally:
+        stop_server(server.process)
+
+
+def test_api_keys_never_appear_in_logs(tmp_path):
+    key = "sk-canary-0123456789abcdef"
+    server = start_server(tmp_path, env={"ATLAS_SERVER_API_KEYS": f'["{key}"]'}, name="keys")
+    try:
+        auth = {"Authorization": f"Bearer {key}"}
+        assert httpx.get(f"{server.root}/health", timeout=30).status_code == 200
+        assert httpx.get(f"{server.base_url}/models", timeout=30).status_code == 401
+        assert httpx.get(f"{server.base_url}/models", headers=auth, timeout=30).status_code == 200
+        r = httpx.post(f"{server.base_url}/chat/completions", headers=auth, timeout=300, json={
+            "model": server.model, "max_tokens": 4,
+            "messages": [{"role": "user", "content": "hi"}]})
+        assert r.status_code == 200
+        httpx.get(f"{server.base_url}/models", headers={"Authorization": "Bearer sk-wrong"},
+                  timeout=30)
+    finally:
+        stop_server(server.process)
+    log = server.log_text()
+    assert "request" in log
+    assert key not in log and "sk-wrong" not in log
