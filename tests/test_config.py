@@ -47,3 +47,21 @@ def test_invalid_file_names_the_key(tmp_path):
         load_config(path, environ={})
     with pytest.raises(ConfigError, match="not found"):
         load_config(tmp_path / "missing.toml", environ={})
+
+
+def test_config_toml_documents_every_key_with_its_default():
+    import tomllib
+
+    import msgspec
+
+    from proxy.config import Config
+
+    data = tomllib.loads(default_config_path().read_text())
+    defaults = msgspec.to_builtins(Config())
+    for section, values in defaults.items():
+        documented = data.get(section, {})
+        missing = set(values) - set(documented)
+        assert not missing, f"[{section}] lacks {sorted(missing)}"
+        for key, value in values.items():
+            expected = list(value) if isinstance(value, tuple) else value
+            assert documented[key] == expected, f"{section}.{key}: {documented[key]} != {value}"
