@@ -100,6 +100,11 @@ def default_config_path() -> Path:
     return Path(__file__).resolve().parent.parent / "config.toml"
 
 
+def _section_keys(section: str) -> tuple[str, ...]:
+    struct = {f.name: f.type for f in msgspec.structs.fields(Config)}[section]
+    return struct.__struct_fields__
+
+
 def _parse_env_value(raw: str) -> Any:
     try:
         return tomllib.loads(f"v = {raw}")["v"]
@@ -117,6 +122,10 @@ def _env_overrides(environ: Mapping[str, str]) -> dict[str, dict[str, Any]]:
             raise ConfigError(
                 f"{name}: unknown configuration variable (sections: {', '.join(SECTIONS)})"
             )
+        keys = _section_keys(section)
+        if key not in keys:
+            raise ConfigError(f"{name}: unknown configuration variable ([{section}] has no "
+                              f"key {key!r})")
         out.setdefault(section, {})[key] = _parse_env_value(raw)
     return out
 

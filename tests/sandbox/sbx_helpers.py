@@ -14,7 +14,7 @@ from pathlib import Path
 from sandbox import ExecRequest, LocalSandbox, SandboxConfig
 
 CANARY = "atlas-canary-7f3e9b1c-do-not-leak"
-os.environ["ATLAS_SANDBOX_CANARY"] = CANARY
+os.environ["SANDBOX_TEST_CANARY"] = CANARY
 os.environ["OPENAI_API_KEY"] = "sk-" + CANARY
 
 # A uid range of its own: a sandbox running elsewhere on this host (the proxy, a benchmark)
@@ -24,8 +24,8 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
 def make_cfg(**kw) -> SandboxConfig:
-    # ATLAS_SANDBOX_TEST_ISOLATION=unshare|none runs the suite as a host without bubblewrap
-    kw.setdefault("isolation", os.environ.get("ATLAS_SANDBOX_TEST_ISOLATION", "auto"))
+    # SANDBOX_TEST_ISOLATION=unshare|none runs the suite as a host without bubblewrap
+    kw.setdefault("isolation", os.environ.get("SANDBOX_TEST_ISOLATION", "auto"))
     kw.setdefault("workers", 2)
     kw.setdefault("uid_base", TEST_UID_BASE)
     return SandboxConfig(**kw)
