@@ -61,8 +61,12 @@ class EmbeddedConfig(_Section):
     n_batch: int = 512
     # Requests waiting for the model beyond this are refused with 503, never left hanging.
     queue_max: int = 64
-    # RAM cache of KV states so requests sharing a prefix skip its prompt processing.
-    prompt_cache_mb: int = 256
+    # llama.cpp always reuses the KV cache for the prefix a request shares with the previous
+    # one (the pipeline orders its prompts for that). This adds llama-cpp-python's RAM cache
+    # of saved states for prefixes further back. Off by default: each saved state also
+    # copies up to n_batch x vocab logits (~311 MB for Qwen2.5) that the capacity does not
+    # count, so a long pipeline run grew a process past 7 GB with it on.
+    prompt_cache_mb: int = 0
     # "auto": the GGUF's own chat template, or the transcript fallback when it has none.
     chat_template: Literal["auto", "transcript"] = "auto"
     cache_dir: str = ""  # where the default model is assembled; "" = ~/.cache/atlas-proxy
