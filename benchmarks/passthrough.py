@@ -52,10 +52,12 @@ def timed_stream(url: str, body: dict) -> tuple[float, float, int]:
             if not line.startswith("data: {"):
                 continue
             chunk = json.loads(line[6:])
-            if first is None and chunk.get("choices") and chunk["choices"][0]["delta"].get("content"):
-                first = time.perf_counter() - start
-            if chunk.get("usage"):
-                tokens = chunk["usage"]["completion_tokens"]
+            # Count content chunks, as for the direct arm: llama.cpp servers stream one token
+            # a chunk, and llama_cpp.server sends no usage in streams.
+            if chunk.get("choices") and chunk["choices"][0]["delta"].get("content"):
+                tokens += 1
+                if first is None:
+                    first = time.perf_counter() - start
     return first or 0.0, time.perf_counter() - start, tokens
 
 

@@ -197,15 +197,27 @@ def critique(problem: Problem, chat: bool, code_text: str, failures: list[str]) 
 
 
 def repair(
-    problem: Problem, chat: bool, code_text: str, failures: list[str], analysis: str
+    problem: Problem,
+    chat: bool,
+    code_text: str,
+    failures: list[str],
+    analysis: str,
+    fresh: bool = False,
 ) -> Prompt:
+    """The repair. ``fresh``: do not show the failing code, only what it got wrong, so a model
+    that keeps copying the code it is shown writes a new solution instead."""
     if chat:
+        shown = "" if fresh else f"This attempt is wrong:\n```{_fence(problem)}\n{code_text}\n```\n"
+        what = "A previous attempt" if fresh else "Running it"
         ask = (
-            f"This attempt is wrong:\n```{_fence(problem)}\n{code_text}\n```\n"
-            f"Running it gave:\n{feedback_block(failures)}\n\n"
-            f"Analysis:\n{analysis.strip()}\n\n"
-            f"Fix the code so that every test passes. {_code_ask(problem)}"
+            f"{shown}{what} gave these wrong results:\n{feedback_block(failures)}\n\n"
+            "A reviewer's analysis (it may be mistaken; the results above are facts):\n"
+            f"{analysis.strip()}\n\n"
+            "Fix the code: for every failing test the function must return the expected value, "
+            f"not the value it got. {_code_ask(problem)}"
         )
+        if fresh:
+            ask = ask.replace("Fix the code:", "Write a new, correct solution:")
         return _chat(problem, ask)
     notes = (
         f"# A wrong attempt:\n{_comment(code_text)}\n# It failed:\n"

@@ -5,8 +5,9 @@ exception or traceback), then a repair that sees the code, the feedback and the 
 
 One critique call covers all four perspectives: on a CPU each call costs seconds, and a
 0.5B model's four separate critiques repeat each other. A repair that comes back as a copy
-of an existing candidate (small models often return the code unchanged) is retried once,
-hotter, before it counts as an attempt without result. Limits: ``max_repairs`` distinct
+of an existing candidate (small models often return the code they are shown) is retried
+once, hotter and without showing the code (only what it got wrong), before it counts as an
+attempt without result. Limits: ``max_repairs`` distinct
 repairs over ``repair_rounds`` rounds, shared by both repair stages.
 
 Two stages use this: ``first_repair`` repairs the failing probe straight after its feedback
@@ -51,9 +52,10 @@ async def repair(
     analysis: str,
     temperature: float,
     max_tokens: int,
+    fresh: bool = False,
 ) -> Generation:
     return await generate(
-        prompts.repair(problem, generate.chat, code, failures, analysis),
+        prompts.repair(problem, generate.chat, code, failures, analysis, fresh),
         stage="repair",
         temperature=temperature,
         max_tokens=max_tokens,
@@ -76,9 +78,17 @@ async def _attempt(st: State, target: Candidate, rnd: int) -> Candidate | None:
     record = {"round": rnd, "parent": target.id, "feedback": fails, "critique": analysis}
     errors = [cgen.error] if cgen.error else []
     cand = None
-    for temperature in (cfg.temperature_repair, min(2.0, cfg.temperature_repair + RETRY_HOTTER)):
+    retry = min(2.0, cfg.temperature_repair + RETRY_HOTTER)
+    for temperature, fresh in ((cfg.temperature_repair, False), (retry, True)):
         gen = await repair(
-            st.generate, st.problem, target.code, fails, analysis, temperature, cfg.max_tokens
+            st.generate,
+            st.problem,
+            target.code,
+            fails,
+            analysis,
+            temperature,
+            cfg.max_tokens,
+            fresh,
         )
         errors += [gen.error] if gen.error else []
         label = f"round {rnd} of candidate {target.id}"
@@ -96,12 +106,14 @@ async def _attempt(st: State, target: Candidate, rnd: int) -> Candidate | None:
     if cand is None:
         record["result"] = "no distinct code"
         st.repair_log.append(record)
+        st.trace.set("repairs", st.repair_log)
         st.emit(f"repair of {target.origin} {target.id + 1}: no distinct code\n")
         return None
     st.candidates.append(cand)
     await st.test(cand)
     record.update(result="passes" if cand.passes else "fails", candidate=cand.id)
     st.repair_log.append(record)
+    st.trace.set("repairs", st.repair_log)  # kept up to date: the budget may end the run
     st.emit(st.describe(cand))
     return cand
 

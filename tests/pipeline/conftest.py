@@ -39,7 +39,7 @@ def stage_of(request: ChatCompletionRequest | CompletionRequest) -> str:
         return "selftests"
     if "Analyse the failure" in text or "Why it fails" in text:
         return "critique"
-    if "Fix the code so" in text or "# Corrected version" in text:
+    if "gave these wrong results" in text or "# Corrected version" in text:
         return "repair"
     if "different approaches" in text:
         return "plans"

@@ -121,6 +121,9 @@ async def test_duplicate_repairs_do_not_count_and_stop(sandbox):
     repairs = trace(events)["repairs"]
     assert repairs and all(r["result"] == "no distinct code" for r in repairs)
     assert all(r["copies"] == 2 for r in repairs)  # retried once, hotter, then given up
+    first, retry = [r.messages[-1].text() for r in backend.calls if stage_of(r) == "repair"][:2]
+    assert "This attempt is wrong" in first and "return a - b" in first
+    assert "This attempt is wrong" not in retry and "got -1" in retry  # fresh, with feedback
     assert stages(backend).count("repair") <= 2 * cfg.repair_rounds
 
 
