@@ -48,6 +48,12 @@ class Usage(Struct, kw_only=True, omit_defaults=True):
     atlas_stages: dict[str, dict[str, int]] | None = None
 
 
+def stop_list(stop: str | list[str] | None) -> list[str]:
+    if stop is None:
+        return []
+    return [stop] if isinstance(stop, str) else list(stop)
+
+
 def new_id(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:24]}"
 
@@ -124,9 +130,7 @@ class ChatCompletionRequest(Struct, kw_only=True, omit_defaults=True):
 
     @property
     def stop_list(self) -> list[str]:
-        if self.stop is None:
-            return []
-        return [self.stop] if isinstance(self.stop, str) else list(self.stop)
+        return stop_list(self.stop)
 
 
 class ChoiceMessage(Struct, kw_only=True, omit_defaults=True):
@@ -209,9 +213,7 @@ class CompletionRequest(Struct, kw_only=True, omit_defaults=True):
 
     @property
     def stop_list(self) -> list[str]:
-        if self.stop is None:
-            return []
-        return [self.stop] if isinstance(self.stop, str) else list(self.stop)
+        return stop_list(self.stop)
 
 
 class CompletionChoice(Struct, kw_only=True):

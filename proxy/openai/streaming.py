@@ -25,6 +25,15 @@ def _sse(payload: msgspec.Struct) -> bytes:
     return b"data: " + _encode(payload) + b"\n\n"
 
 
+def _error_event(exc: Exception) -> bytes:
+    if isinstance(exc, ProxyError):
+        log.warning("stream_error", status=exc.status, error=exc.message)
+    else:  # a bug below us must still end the stream cleanly
+        log.error("stream_crashed", exc_info=exc)
+        exc = ProxyError("internal error")
+    return b"data: " + _encode(error_body(exc)) + b"\n\n"
+
+
 class _Tally:
     """Usage as reported by the producer, summed (the pipeline reports several)."""
 
@@ -138,12 +147,8 @@ async def render_chat_sse(
                     id=completion_id, model=model, created=created, choices=[], usage=usage
                 )
             )
-    except ProxyError as exc:
-        log.warning("stream_error", status=exc.status, error=exc.message)
-        yield b"data: " + _encode(error_body(exc)) + b"\n\n"
-    except Exception:  # a bug below us must still end the stream cleanly
-        log.exception("stream_crashed")
-        yield b"data: " + _encode(error_body(ProxyError("internal error"))) + b"\n\n"
+    except Exception as exc:  # after the first byte, errors are SSE events
+        yield _error_event(exc)
     yield DONE
 
 
@@ -222,11 +227,8 @@ async def render_completion_sse(
                     id=completion_id, model=model, created=created, choices=[], usage=tally.wire()
                 )
             )
-    except ProxyError as exc:
-        yield b"data: " + _encode(error_body(exc)) + b"\n\n"
-    except Exception:
-        log.exception("stream_crashed")
-        yield b"data: " + _encode(error_body(ProxyError("internal error"))) + b"\n\n"
+    except Exception as exc:  # after the first byte, errors are SSE events
+        yield _error_event(exc)
     yield DONE
 
 
