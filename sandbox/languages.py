@@ -52,6 +52,11 @@ def _test_names(req: ExecRequest) -> list[str]:
     return names
 
 
+def _test_bodies(req: ExecRequest) -> list[str]:
+    """The test sources in the order of ``_test_names``: each line, then the test file."""
+    return list(req.tests) + ([req.test_file] if req.test_file is not None else [])
+
+
 class Python(Language):
     def steps(self, req, with_tests, cfg_compile_mb, memory_mb):
         tests = list(req.tests) if with_tests else []
@@ -66,7 +71,7 @@ class JavaScript(Language):
         names: list[str] = []
         if with_tests and (req.tests or req.test_file is not None):
             names = _test_names(req)
-            bodies = list(req.tests) + ([req.test_file] if req.test_file is not None else [])
+            bodies = _test_bodies(req)
             # Direct eval inside try: a test that throws, or does not even parse, fails
             # alone; it still sees the candidate's top-level bindings.
             parts = [
@@ -95,7 +100,7 @@ class Bash(Language):
         names: list[str] = []
         if with_tests and (req.tests or req.test_file is not None):
             names = _test_names(req)
-            bodies = list(req.tests) + ([req.test_file] if req.test_file is not None else [])
+            bodies = _test_bodies(req)
             lines = ["", "set +e", "printf '%%s\\n' %s >&3" % shlex.quote(json.dumps({"t": "plan", "names": names}))]
             for i, body in enumerate(bodies):
                 ok = shlex.quote(json.dumps({"t": "test", "i": i, "ok": True}))
@@ -154,7 +159,7 @@ class CFamily(Language):
             # Tests are statements (e.g. ``assert(add(1,2)==3);``); the code must not define
             # main: the generated main runs each test in a forked child.
             names = _test_names(req)
-            bodies = list(req.tests) + ([req.test_file] if req.test_file is not None else [])
+            bodies = _test_bodies(req)
             funcs = "\n".join(f"static void __atlas_t{i}(void) {{\n{b}\n;}}" for i, b in enumerate(bodies))
             table = ", ".join(f"__atlas_t{i}" for i in range(len(bodies)))
             src = _C_PRELUDE + req.code + "\n" + _C_HARNESS % {"funcs": funcs, "table": table}
@@ -179,7 +184,7 @@ class Perl(Language):
         names: list[str] = []
         if with_tests and (req.tests or req.test_file is not None):
             names = _test_names(req)
-            bodies = list(req.tests) + ([req.test_file] if req.test_file is not None else [])
+            bodies = _test_bodies(req)
             lines = ["", "{ no strict; no warnings; open(my $__atlas_fh, '>&=', 3); $__atlas_fh->autoflush(1);",
                      "print $__atlas_fh %s;" % _perl_str(json.dumps({"t": "plan", "names": names}) + "\n")]
             for i, body in enumerate(bodies):
