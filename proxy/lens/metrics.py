@@ -98,38 +98,19 @@ def selection(
         size = len(idx) if k is None else k
         if len(idx) < size or size < 1:
             continue
-        pools = list(combinations(range(len(idx)), size))
-        if len(pools) > max_subsets:
-            chosen = rng.choice(len(pools), size=max_subsets, replace=False)
-            pools = [pools[i] for i in sorted(chosen)]
-        rows, rows_mixed = [], []
-        for pool in pools:
-            members = idx[list(pool)]  # in candidate order
-            labels = y[members]
-            if not labels.any():
-                continue
-            row = (float(labels[_pick(e[members])]), float(labels.mean()), float(labels[0]))
-            rows.append(row)
-            if not labels.all():
-                rows_mixed.append(row)
-        if rows:
-            per_task.append(tuple(np.mean(rows, axis=0)))
-        if rows_mixed:
-            per_task_mixed.append(tuple(np.mean(rows_mixed, axis=0)))
-
-    def mean(rows: list[tuple[float, float, float]], i: int) -> float | None:
-        return float(np.mean([r[i] for r in rows])) if rows else None
-
+        pools = _sample(list(combinations(range(len(idx)), size)), max_subsets, rng)
+        # Members in candidate order.
+        _score_task([idx[list(pool)] for pool in pools], e, y, per_task, per_task_mixed)
     return {
         "k": k,
         "tasks": len(per_task),
-        "lens": mean(per_task, 0),
-        "random": mean(per_task, 1),
-        "first": mean(per_task, 2),
+        "lens": _column_mean(per_task, 0),
+        "random": _column_mean(per_task, 1),
+        "first": _column_mean(per_task, 2),
         "mixed_tasks": len(per_task_mixed),
-        "lens_mixed": mean(per_task_mixed, 0),
-        "random_mixed": mean(per_task_mixed, 1),
-        "first_mixed": mean(per_task_mixed, 2),
+        "lens_mixed": _column_mean(per_task_mixed, 0),
+        "random_mixed": _column_mean(per_task_mixed, 1),
+        "first_mixed": _column_mean(per_task_mixed, 2),
     }
 
 
@@ -155,39 +136,21 @@ def selection_vs_probe(
     g = np.asarray(groups)
     is_probe = np.asarray(probe, dtype=bool)
     rng = np.random.default_rng(seed)
-    per_task: list[np.ndarray] = []
-    per_task_mixed: list[np.ndarray] = []
+    per_task: list[tuple[float, float, float]] = []
+    per_task_mixed: list[tuple[float, float, float]] = []
     for key in dict.fromkeys(g.tolist()):
         anchors = np.flatnonzero((g == key) & is_probe)
         others = np.flatnonzero((g == key) & ~is_probe)
         if len(anchors) != 1 or len(others) < k - 1:
             continue
-        pools = list(combinations(others.tolist(), k - 1))
-        if len(pools) > max_subsets:
-            chosen = rng.choice(len(pools), size=max_subsets, replace=False)
-            pools = [pools[i] for i in sorted(chosen)]
-        rows, rows_mixed = [], []
-        for pool in pools:
-            members = [int(anchors[0]), *pool]
-            labels = y[members]
-            if not labels.any():
-                continue
-            row = (float(labels[_pick(e[members])]), float(labels.mean()), float(labels[0]))
-            rows.append(row)
-            if not labels.all():
-                rows_mixed.append(row)
-        if rows:
-            per_task.append(np.mean(rows, axis=0))
-        if rows_mixed:
-            per_task_mixed.append(np.mean(rows_mixed, axis=0))
-
-    def mean(rows: list[np.ndarray], i: int) -> float | None:
-        return float(np.mean([r[i] for r in rows])) if rows else None
-
-    return {"k": k, "tasks": len(per_task), "lens": mean(per_task, 0),
-            "random": mean(per_task, 1), "probe": mean(per_task, 2),
-            "mixed_tasks": len(per_task_mixed), "lens_mixed": mean(per_task_mixed, 0),
-            "random_mixed": mean(per_task_mixed, 1), "probe_mixed": mean(per_task_mixed, 2)}
+        pools = _sample(list(combinations(others.tolist(), k - 1)), max_subsets, rng)
+        # The probe first, then the others in candidate order.
+        _score_task([[int(anchors[0]), *pool] for pool in pools], e, y, per_task,
+                    per_task_mixed)
+    return {"k": k, "tasks": len(per_task), "lens": _column_mean(per_task, 0),
+            "random": _column_mean(per_task, 1), "probe": _column_mean(per_task, 2),
+            "mixed_tasks": len(per_task_mixed), "lens_mixed": _column_mean(per_task_mixed, 0),
+            "random_mixed": _column_mean(per_task_mixed, 1), "probe_mixed": _column_mean(per_task_mixed, 2)}
 
 
 def summary(energies: Sequence[float], passed: Sequence[bool], groups: Sequence[object],
@@ -209,3 +172,34 @@ def summary(energies: Sequence[float], passed: Sequence[bool], groups: Sequence[
     if probe is not None and np.asarray(probe, dtype=bool).any():
         out["selection_vs_probe"] = selection_vs_probe(energies, passed, tasks, probe, k=k)
     return out
+
+
+def _sample(pools: list[tuple], max_subsets: int, rng: np.random.Generator) -> list[tuple]:
+    """All pools, or a seeded sample of ``max_subsets`` of them in their original order."""
+    if len(pools) <= max_subsets:
+        return pools
+    chosen = rng.choice(len(pools), size=max_subsets, replace=False)
+    return [pools[i] for i in sorted(chosen)]
+
+
+def _score_task(pools, e, y, per_task, per_task_mixed) -> None:  # noqa: ANN001
+    """Average (Lens pick passes, pool pass rate, first member passes) over the task's pools
+    that hold a passing candidate, and separately over those that also hold a failing one;
+    each task then weighs the same."""
+    rows, rows_mixed = [], []
+    for members in pools:
+        labels = y[members]
+        if not labels.any():
+            continue
+        row = (float(labels[_pick(e[members])]), float(labels.mean()), float(labels[0]))
+        rows.append(row)
+        if not labels.all():
+            rows_mixed.append(row)
+    if rows:
+        per_task.append(tuple(np.mean(rows, axis=0)))
+    if rows_mixed:
+        per_task_mixed.append(tuple(np.mean(rows_mixed, axis=0)))
+
+
+def _column_mean(rows: list[tuple[float, float, float]], i: int) -> float | None:
+    return float(np.mean([r[i] for r in rows])) if rows else None
