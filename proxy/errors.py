@@ -12,6 +12,8 @@ class ProxyError(Exception):
     status: int = 500
     type: str = "server_error"
     code: str | None = None
+    # Seconds a client should wait before trying again (sent as Retry-After), or None.
+    retry_after_s: int | None = None
 
     def __init__(self, message: str, *, param: str | None = None, code: str | None = None):
         super().__init__(message)
@@ -59,6 +61,8 @@ class Overloaded(ProxyError):
     status = 503
     type = "server_error"
     code = "overloaded"
+    # One second is about one short generation here; the openai SDKs honour the header.
+    retry_after_s = 1
 
 
 class BackendUnavailable(ProxyError):

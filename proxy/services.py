@@ -68,6 +68,8 @@ class Services:
             "backend": self.config.model.backend,
             "lens": self.lens_status,
         }
+        if not ok:
+            status["reason"] = f"the model is not answering: {self.backend.info.description}"
         queue = getattr(self.backend, "queue", None)
         if queue is not None:
             status["queue"] = {"busy": queue.busy, "waiting": queue.waiting,

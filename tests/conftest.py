@@ -40,7 +40,10 @@ class LiveServer:
 
 
 def start_server(tmp: Path, *args: str, env: dict[str, str] | None = None,
-                 wait_s: float = 300.0, name: str = "server") -> LiveServer:
+                 wait_s: float = 300.0, name: str = "server",
+                 healthy: bool = True) -> LiveServer:
+    """Start and wait for /health: a 200, or with ``healthy=False`` any answer (a server
+    whose backend is down on purpose still answers 503 with its status)."""
     port = free_port()
     log_path = tmp / f"{name}-{port}.log"
     full_env = {**os.environ, "ATLAS_SERVER_LOG_FORMAT": "json", **(env or {})}
@@ -56,7 +59,7 @@ def start_server(tmp: Path, *args: str, env: dict[str, str] | None = None,
             raise RuntimeError(f"server exited with {process.returncode}:\n{log_path.read_text()}")
         try:
             r = httpx.get(f"{root}/health", timeout=2)
-            if r.status_code == 200:
+            if r.status_code == 200 or (not healthy and r.status_code == 503):
                 model = r.json()["model"]
                 return LiveServer(root, f"{root}/v1", model, process, log_path)
         except httpx.HTTPError:

@@ -1,10 +1,12 @@
-"""Faults a deployment meets: the sandbox service down, secrets in logs."""
+"""Faults a deployment meets: the sandbox service or the upstream down, a full disk, secrets
+in logs."""
 
 from __future__ import annotations
 
 import httpx
 
 from tests.conftest import free_port, start_server, stop_server
+from tests.fake_upstream import FakeUpstreamServer
 
 
 def test_sandbox_service_down_degrades_to_an_answer(tmp_path):
@@ -46,3 +48,56 @@ def test_api_keys_never_appear_in_logs(tmp_path):
     log = server.log_text()
     assert "request" in log
     assert key not in log and "sk-wrong" not in log
+
+
+def test_upstream_down_at_start_then_up(tmp_path):
+    # The proxy starts without its upstream, says so, refuses cleanly, and serves as soon as
+    # the upstream comes up: no restart. (Fake upstream, named as such: no model needed.)
+    port = free_port()
+    server = start_server(tmp_path, "--upstream", f"http://127.0.0.1:{port}/v1",
+                          env={"ATLAS_UPSTREAM_MODEL": "fake-tools",
+                               "ATLAS_UPSTREAM_MAX_RETRIES": "0"}, name="noupstream",
+                          healthy=False)
+    body = {"model": "fake-tools", "messages": [{"role": "user", "content": "Paris?"}]}
+    try:
+        health = httpx.get(f"{server.root}/health", timeout=30)
+        assert health.status_code == 503
+        assert health.json()["status"] == "unavailable"
+        assert f"127.0.0.1:{port}" in health.json()["reason"]
+        r = httpx.post(f"{server.base_url}/chat/completions", json=body, timeout=60)
+        assert r.status_code in (502, 503), r.text
+        assert r.json()["error"]["type"] in ("upstream_error", "server_error")
+        stream = httpx.post(f"{server.base_url}/chat/completions", timeout=60,
+                            json={**body, "stream": True})
+        assert stream.status_code in (502, 503)
+        assert "upstream_unreachable_at_start" in server.log_text()
+
+        upstream = FakeUpstreamServer(port).start()
+        try:
+            r = httpx.post(f"{server.base_url}/chat/completions", json=body, timeout=60)
+            assert r.status_code == 200, r.text
+            assert r.json()["choices"][0]["finish_reason"] == "tool_calls"
+            assert httpx.get(f"{server.root}/health", timeout=30).json()["status"] == "ok"
+        finally:
+            upstream.stop()
+    finally:
+        stop_server(server.process)
+
+
+def test_trace_file_on_a_full_disk_still_answers(tmp_path):
+    # /dev/full fails every write with ENOSPC, like a full disk.
+    server = start_server(tmp_path, env={"ATLAS_PIPELINE_TRACE_FILE": "/dev/full"},
+                          name="diskfull")
+    try:
+        body = {"model": "atlas", "max_tokens": 200, "temperature": 0,
+                "atlas": {"k": 1, "repair": False, "selftests": False},
+                "messages": [{"role": "user", "content":
+                              "Write a Python function double(x) that returns 2*x.\n"
+                              ">>> double(3)\n6"}]}
+        r = httpx.post(f"{server.base_url}/chat/completions", json=body, timeout=900)
+        assert r.status_code == 200, r.text
+        assert "def double" in r.json()["choices"][0]["message"]["content"]
+    finally:
+        stop_server(server.process)
+    log = server.log_text()
+    assert "trace_write_failed" in log and "No space left on device" in log

@@ -36,10 +36,12 @@ def error_body(exc: ProxyError) -> ErrorResponse:
 
 
 def error_response(exc: ProxyError) -> Response:
+    headers = {"Retry-After": str(exc.retry_after_s)} if exc.retry_after_s is not None else None
     return Response(
         content=msgspec.json.encode(error_body(exc)),
         status_code=exc.status,
         media_type="application/json",
+        headers=headers,
     )
 
 

@@ -19,7 +19,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 from litestar.response import Stream
 
-from proxy.errors import BackendUnavailable, InvalidRequest, ModelNotFound
+from proxy.errors import InvalidRequest, ModelNotFound
 from proxy.events import Event
 from proxy.openai import protocol as p
 from proxy.openai.streaming import (
@@ -33,7 +33,7 @@ from proxy.services import Services
 T = TypeVar("T")
 _SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 # How long a stream may wait for its first event before headers must go out.
-_PRIME_S = 0.25
+_PRIME_S = 1.0
 
 
 def _json(obj: Any, status: int = 200) -> Response:
@@ -183,7 +183,7 @@ def _normalise(vector: list[float]) -> list[float]:
 
 @get("/health", opt={"public": True})
 async def health(services: NamedDependency[Services]) -> Response:
+    # 503 when the model cannot answer (load balancers read the status), with the same
+    # document, so an operator sees why.
     status = await services.health()
-    if not status["ok"]:
-        raise BackendUnavailable("The model is not ready.")
-    return _json(status)
+    return _json(status, status=200 if status["ok"] else 503)

@@ -61,7 +61,7 @@ async def test_disconnect_mid_stream_frees_the_model(live_server):
     await _wait_idle(live_server.root, limit_s=20)
 
 
-async def test_full_queue_is_refused_with_503_not_hung(tmp_path):
+async def test_full_queue_is_refused_with_503_then_the_sdk_retries_it_through(tmp_path):
     server = start_server(tmp_path, env={"ATLAS_EMBEDDED_QUEUE_MAX": "1"}, name="queue")
     try:
         body = {"model": server.model, "max_tokens": 64, "temperature": 0,
@@ -74,6 +74,15 @@ async def test_full_queue_is_refused_with_503_not_hung(tmp_path):
         assert statuses.count(200) >= 2 and 503 in statuses, statuses
         refused = next(r for r in results if r.status_code == 503)
         assert refused.json()["error"]["code"] == "overloaded"
+        assert refused.headers["retry-after"] == "1"
+
+        # The same burst through the openai SDK with its default retry policy: the 503s
+        # come back as waits (Retry-After), not as errors the user sees.
+        sdk = openai.AsyncOpenAI(base_url=server.base_url, api_key="x", max_retries=6)
+        answers = await asyncio.gather(*(sdk.chat.completions.create(**body) for _ in range(4)))
+        assert all(a.choices[0].message.content for a in answers)
+        refusals = server.log_text().count('"code": "overloaded"')
+        assert refusals > statuses.count(503), "the SDK burst was refused at least once too"
     finally:
         stop_server(server.process)
 

@@ -106,3 +106,14 @@ def test_sdk_surfaces_errors_as_exceptions(live_server):
             model=live_server.model, messages=PROMPT, temperature=5
         )
     assert info.value.body["param"] == "temperature"
+
+
+def test_sdk_timeout_is_raised_and_the_server_moves_on(live_server):
+    # A client timeout is a disconnect for the server: the generation stops and the next
+    # request is served at once.
+    with pytest.raises(openai.APITimeoutError):
+        client(live_server, timeout=0.5).chat.completions.create(
+            model=live_server.model, messages=PROMPT, max_tokens=400, temperature=0)
+    r = client(live_server, timeout=120).chat.completions.create(
+        model=live_server.model, messages=PROMPT, max_tokens=8, temperature=0)
+    assert r.choices[0].message.content
