@@ -1,0 +1,112 @@
+#!/usr/bin/env python3
+"""What the pipeline's own candidates were worth: grade every candidate of every trace.
+
+    python benchmarks/pipeline_traces.py runs/bench/humaneval-12-optillm [--arm atlas]
+
+For each sample of a bench run whose record holds ``atlas_trace`` (arms run with
+``"atlas": {"trace": true}``), grades *every* candidate the pipeline produced with the task's
+hidden tests, after the fact, in the sandbox, exactly as the harness grades answers. This is
+measurement only: the request has long been answered when the hidden tests run here.
+
+It prints, per task and in total:
+  * chosen: the candidate the pipeline answered with passes the hidden tests (pass@1);
+  * any: at least one of its candidates passes (the pipeline's own pass@k, k = its candidate
+    count), so chosen/any is how much of its own best it delivered (target >= 0.9);
+  * probe: the greedy probe (the first candidate) passes, i.e. what single-shot would give;
+  * Lens: in requests where the Lens broke a tie, whether the choice with the Lens passes
+    and whether the choice without it (same candidates, energies ignored) would have: a
+    paired ablation on identical candidates, free of sampling noise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+
+import msgspec
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from proxy.bench.datasets import load_tasks  # noqa: E402
+from proxy.bench.grading import grade  # noqa: E402
+from proxy.bench.records import read_config, read_samples  # noqa: E402
+from proxy.pipeline.candidate import Candidate  # noqa: E402
+from proxy.pipeline.select import rank  # noqa: E402
+
+
+def choices(trace: dict) -> tuple[list[Candidate], int | None, int | None]:
+    """(candidates, chosen id, the id chosen had the Lens been off)."""
+    cands = [msgspec.convert(c, Candidate) for c in trace.get("candidates", [])]
+    chosen = (trace.get("selection") or {}).get("chosen")
+    if not any(c.energy is not None for c in cands):
+        return cands, chosen, chosen
+    blind = [msgspec.structs.replace(c, energy=None) for c in cands]
+    ranked = rank(blind)
+    return cands, chosen, ranked[0].id if ranked else None
+
+
+async def analyse(run_dir: Path, arm: str | None) -> None:
+    import sandbox as sandbox_pkg
+
+    config = read_config(run_dir)
+    tasks = {t.task_id: t for t in load_tasks(config.dataset, config.split)}
+    box = sandbox_pkg.make_sandbox(sandbox_pkg.SandboxConfig())
+    totals = {"traces": 0, "chosen": 0, "any": 0, "probe": 0, "lens_used": 0,
+              "lens_pass": 0, "nolens_pass": 0, "lens_differs": 0}
+    try:
+        print(f"{'task':<14} {'cands':>5} {'passing':>7} chosen probe lens")
+        for rec in read_samples(run_dir):
+            if not isinstance(rec.atlas_trace, dict) or (arm and rec.arm != arm):
+                continue
+            spec = tasks[rec.task_id].grading
+            try:
+                cands, chosen, blind = choices(rec.atlas_trace)
+            except msgspec.ValidationError as exc:
+                print(f"{rec.task_id:<14} unreadable trace ({exc}), skipped")
+                continue
+            passing = set()
+            for c in cands:
+                if c.code and (await grade(box, spec, c.code))[1].passed:
+                    passing.add(c.id)
+            totals["traces"] += 1
+            totals["chosen"] += chosen in passing
+            totals["any"] += bool(passing)
+            probe = next((c.id for c in cands if c.origin == "probe"), None)
+            totals["probe"] += probe in passing
+            lens = "-"
+            if any(c.energy is not None for c in cands):
+                totals["lens_used"] += 1
+                totals["lens_pass"] += chosen in passing
+                totals["nolens_pass"] += blind in passing
+                totals["lens_differs"] += chosen != blind
+                lens = f"with {chosen in passing}, without {blind in passing}"
+            print(f"{rec.task_id:<14} {len(cands):>5} {len(passing):>7} "
+                  f"{str(chosen in passing):>6} {str(probe in passing):>5} {lens}")
+    finally:
+        await box.aclose()
+    n = totals["traces"]
+    if not n:
+        print("no traced samples")
+        return
+    print(f"\n{n} traced requests: chosen passes {totals['chosen']}/{n}, some candidate "
+          f"passes {totals['any']}/{n}, greedy probe passes {totals['probe']}/{n}")
+    if totals["any"]:
+        print(f"chosen / any = {totals['chosen'] / totals['any']:.2f} (target >= 0.9)")
+    print(f"Lens consulted in {totals['lens_used']} requests, changed the choice in "
+          f"{totals['lens_differs']}: passes with it {totals['lens_pass']}, "
+          f"without it {totals['nolens_pass']}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("run", type=Path)
+    ap.add_argument("--arm", help="only this arm (default: every arm with traces)")
+    args = ap.parse_args()
+    asyncio.run(analyse(args.run, args.arm))
+
+
+if __name__ == "__main__":
+    main()
