@@ -29,9 +29,11 @@ def test_sandbox_service_down_degrades_to_an_answer(tmp_path):
         stop_server(server.process)
 
 
-def test_api_keys_never_appear_in_logs(tmp_path):
+def test_api_keys_never_appear_in_logs_or_traces(tmp_path):
     key = "sk-canary-0123456789abcdef"
-    server = start_server(tmp_path, env={"ATLAS_SERVER_API_KEYS": f'["{key}"]'}, name="keys")
+    traces = tmp_path / "traces.jsonl"
+    server = start_server(tmp_path, env={"ATLAS_SERVER_API_KEYS": f'["{key}"]',
+                                         "ATLAS_PIPELINE_TRACE_FILE": str(traces)}, name="keys")
     try:
         auth = {"Authorization": f"Bearer {key}"}
         assert httpx.get(f"{server.root}/health", timeout=30).status_code == 200
@@ -41,13 +43,22 @@ def test_api_keys_never_appear_in_logs(tmp_path):
             "model": server.model, "max_tokens": 4,
             "messages": [{"role": "user", "content": "hi"}]})
         assert r.status_code == 200
+        r = httpx.post(f"{server.base_url}/chat/completions", headers=auth, timeout=900, json={
+            "model": "atlas", "max_tokens": 200, "temperature": 0,
+            "atlas": {"k": 1, "repair": False, "selftests": False},
+            "messages": [{"role": "user", "content":
+                          "Write a Python function double(x) that returns 2*x.\n"
+                          ">>> double(3)\n6"}]})
+        assert r.status_code == 200
         httpx.get(f"{server.base_url}/models", headers={"Authorization": "Bearer sk-wrong"},
                   timeout=30)
     finally:
         stop_server(server.process)
     log = server.log_text()
-    assert "request" in log
+    assert "request" in log and "pipeline_done" in log
     assert key not in log and "sk-wrong" not in log
+    trace = traces.read_text()
+    assert "double" in trace and key not in trace
 
 
 def test_upstream_down_at_start_then_up(tmp_path):

@@ -1,5 +1,6 @@
 """The final message, written the way a model would answer: the selected code in a fenced
-block and a short explanation, honouring what the user asked for (code only, the language).
+block and a short explanation, honouring what the user asked for (code only, no markdown,
+the language).
 
 No extra model call: the explanation is the selected candidate's own words (its prose
 around the code), shortened, plus one line saying what the code was checked against, so the
@@ -54,6 +55,8 @@ def compose(
             return fallback_text.strip()  # the best the model said, even without code
         why = f" ({reason})" if reason else ""
         return f"I could not produce an answer for this task{why}."
+    if problem.no_fence:
+        return cand.code.rstrip() + "\n"
     block = f"```{problem.language}\n{cand.code.rstrip()}\n```"
     if problem.code_only:
         return block

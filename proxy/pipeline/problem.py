@@ -37,11 +37,17 @@ class Problem(msgspec.Struct, frozen=True, kw_only=True):
     imports: list[str] = []  # the stub's import lines, prepended to candidates lacking them
     examples: list[Example] = []
     code_only: bool = False  # the user asked for code without explanation
+    no_fence: bool = False  # ... and without markdown: the bare code (implies code_only)
 
 
 _CODE_ONLY = re.compile(
     r"\b(only (the |return )?code|code only|just (the |return )?code|no explanations?|"
     r"without (any )?explanations?|do not explain|don't explain|only output the code)\b",
+    re.I,
+)
+_NO_FENCE = re.compile(
+    r"\b(no|without( any)?|don't use|do not use) (markdown|code ?fences?|backticks|fences?|"
+    r"code blocks?)\b|\bplain text only\b|\braw code\b",
     re.I,
 )
 _FENCED = re.compile(r"```[^\n`]*\n(.*?)(?:```|\Z)", re.S)
@@ -303,9 +309,11 @@ def extract(request: ChatCompletionRequest, language: str | None = None) -> Prob
         m.text() for m in request.messages if m.role in ("system", "developer")
     )
     language = language or detect_language(text) or "python"
-    code_only = bool(_CODE_ONLY.search(text) or _CODE_ONLY.search(instructions))
+    no_fence = bool(_NO_FENCE.search(text) or _NO_FENCE.search(instructions))
+    code_only = no_fence or bool(_CODE_ONLY.search(text) or _CODE_ONLY.search(instructions))
     if language != "python":
-        return Problem(text=text, instructions=instructions, language=language, code_only=code_only)
+        return Problem(text=text, instructions=instructions, language=language,
+                       code_only=code_only, no_fence=no_fence)
 
     stub = _code_region(text)
     entry = signature = None
@@ -355,6 +363,7 @@ def extract(request: ChatCompletionRequest, language: str | None = None) -> Prob
         imports=[i for i in imports if i],
         examples=unique,
         code_only=code_only,
+        no_fence=no_fence,
     )
 
 

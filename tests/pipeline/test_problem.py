@@ -102,6 +102,9 @@ def test_code_only_and_instructions():
     p = extract(req)
     assert p.code_only and p.instructions == "Answer with code only."
     assert not extract(user("Write a python function add(a, b).")).code_only
+    bare = extract(user("Write add(a, b) in Python. Do not use markdown."))
+    assert bare.no_fence and bare.code_only
+    assert not extract(user("Explain markdown tables, then write add(a, b).")).no_fence
 
 
 def test_other_language_is_kept_as_text():

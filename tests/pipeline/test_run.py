@@ -330,6 +330,15 @@ async def test_code_only_answers_only_code(sandbox):
     assert answer(events) == "```python\ndef add(a, b):\n    return a + b\n```"
 
 
+async def test_no_markdown_wish_answers_bare_code(sandbox):
+    backend = fake(by_stage({"probe": GOOD}))
+    events = await collect(
+        Pipeline(backend, sandbox, PipelineConfig()),
+        user(ADD_STUB + "\nAnswer without markdown, no explanations."),
+    )
+    assert answer(events) == "def add(a, b):\n    return a + b\n"
+
+
 async def test_trace_file_is_appended_and_failures_do_not_crash(sandbox, tmp_path):
     path = tmp_path / "traces" / "t.jsonl"
     backend = fake(by_stage({"probe": GOOD}))
