@@ -32,7 +32,9 @@ from proxy.services import Services
 
 T = TypeVar("T")
 _SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-# How long a stream may wait for its first event before headers must go out.
+# How long a stream may wait for its first event before headers must go out: long enough for
+# an unreachable upstream (connect error, one client retry) to get its HTTP status. It delays
+# only the headers of a slow first event, never content.
 _PRIME_S = 1.0
 
 
