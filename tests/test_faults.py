@@ -9,6 +9,22 @@ from tests.conftest import free_port, start_server, stop_server
 from tests.fake_upstream import FakeUpstreamServer
 
 
+DOUBLE = ("Write a Python function double(x) that returns 2*x.\n"
+          ">>> double(3)\n6")
+
+
+def ask_atlas_double(server, headers=None, **atlas) -> httpx.Response:
+    """One small pipeline request (one candidate, no repair: cheap on the CPU)."""
+    body = {"model": "atlas", "max_tokens": 200, "temperature": 0,
+            "atlas": {"k": 1, "repair": False, "selftests": False, **atlas},
+            "messages": [{"role": "user", "content": DOUBLE}]}
+    r = httpx.post(f"{server.base_url}/chat/completions", json=body, headers=headers,
+                   timeout=900)
+    assert r.status_code == 200, r.text
+    assert "def double" in r.json()["choices"][0]["message"]["content"]
+    return r
+
+
 def test_sandbox_service_down_degrades_to_an_answer(tmp_path):
     dead = f"http://127.0.0.1:{free_port()}"
     server = start_server(tmp_path, env={"ATLAS_SANDBOX_MODE": "remote",
@@ -16,14 +32,7 @@ def test_sandbox_service_down_degrades_to_an_answer(tmp_path):
     try:
         health = httpx.get(f"{server.root}/health", timeout=30).json()
         assert health["sandbox"]["status"] == "unavailable"
-        body = {"model": "atlas", "max_tokens": 200, "temperature": 0,
-                "atlas": {"k": 1, "repair": False, "selftests": False, "trace": True},
-                "messages": [{"role": "user", "content":
-                              "Write a Python function double(x) that returns 2*x.\n"
-                              ">>> double(3)\n6"}]}
-        r = httpx.post(f"{server.base_url}/chat/completions", json=body, timeout=900)
-        assert r.status_code == 200, r.text
-        assert "def double" in r.json()["choices"][0]["message"]["content"]
+        r = ask_atlas_double(server, trace=True)
         assert "SandboxUnavailable" in r.text  # the reason is in the trace
     finally:
         stop_server(server.process)
@@ -43,13 +52,7 @@ def test_api_keys_never_appear_in_logs_or_traces(tmp_path):
             "model": server.model, "max_tokens": 4,
             "messages": [{"role": "user", "content": "hi"}]})
         assert r.status_code == 200
-        r = httpx.post(f"{server.base_url}/chat/completions", headers=auth, timeout=900, json={
-            "model": "atlas", "max_tokens": 200, "temperature": 0,
-            "atlas": {"k": 1, "repair": False, "selftests": False},
-            "messages": [{"role": "user", "content":
-                          "Write a Python function double(x) that returns 2*x.\n"
-                          ">>> double(3)\n6"}]})
-        assert r.status_code == 200
+        ask_atlas_double(server, headers=auth)
         httpx.get(f"{server.base_url}/models", headers={"Authorization": "Bearer sk-wrong"},
                   timeout=30)
     finally:
@@ -100,14 +103,7 @@ def test_trace_file_on_a_full_disk_still_answers(tmp_path):
     server = start_server(tmp_path, env={"ATLAS_PIPELINE_TRACE_FILE": "/dev/full"},
                           name="diskfull")
     try:
-        body = {"model": "atlas", "max_tokens": 200, "temperature": 0,
-                "atlas": {"k": 1, "repair": False, "selftests": False},
-                "messages": [{"role": "user", "content":
-                              "Write a Python function double(x) that returns 2*x.\n"
-                              ">>> double(3)\n6"}]}
-        r = httpx.post(f"{server.base_url}/chat/completions", json=body, timeout=900)
-        assert r.status_code == 200, r.text
-        assert "def double" in r.json()["choices"][0]["message"]["content"]
+        ask_atlas_double(server)
     finally:
         stop_server(server.process)
     log = server.log_text()
