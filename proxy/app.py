@@ -53,7 +53,7 @@ def build_lens(config: Config, backend: Backend) -> tuple[object | None, dict]:
     weights = Path(config.lens.weights_dir)
     if not weights.is_absolute():
         weights = Path(__file__).resolve().parent.parent / weights
-    return load_lens(backend, weights)
+    return load_lens(backend, weights, allow_warnings=config.lens.allow_warnings)
 
 
 def _api_key_guard(keys: frozenset[str]):  # noqa: ANN202

@@ -85,6 +85,7 @@ class UpstreamConfig(_Section):
 class LensConfig(_Section):
     enabled: bool = True
     weights_dir: str = "lens_weights"
+    allow_warnings: bool = False
 
 
 class Config(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, frozen=True):

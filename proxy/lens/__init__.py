@@ -23,8 +23,15 @@ __all__ = ["LensModel", "LensScorer", "WeightsError", "load_lens"]
 log = structlog.get_logger("atlas.lens")
 
 
-def load_lens(backend: Backend, weights_dir: Path) -> tuple[LensScorer | None, dict[str, Any]]:
-    """(scorer, status for /health). No matching or unusable weights: (None, reason)."""
+def load_lens(
+    backend: Backend, weights_dir: Path, allow_warnings: bool = False
+) -> tuple[LensScorer | None, dict[str, Any]]:
+    """(scorer, status for /health). No matching or unusable weights: (None, reason).
+
+    Weights whose card carries warnings (``lens train`` writes them when the Lens misses its
+    AUC target, picks worse than the probe, or loses to a linear probe) stay off unless
+    ``allow_warnings``: a scorer that chooses worse than the pipeline's own tie-break would
+    make answers worse."""
     fingerprint = backend.info.fingerprint
     weights_dir = Path(weights_dir)
     card_path = find_card(weights_dir, fingerprint)
@@ -41,6 +48,15 @@ def load_lens(backend: Backend, weights_dir: Path) -> tuple[LensScorer | None, d
         return None, status
     val = (card.get("metrics") or {}).get("validation") or {}
     heldout = (card.get("metrics") or {}).get("heldout") or {}
+    warnings = list(card.get("warnings") or [])
+    if warnings and not allow_warnings:
+        status = {
+            "enabled": False, "weights": card_path.stem,
+            "reason": f"the weights failed their own checks ({'; '.join(warnings)}); "
+                      "[lens] allow_warnings = true uses them anyway",
+        }
+        log.info("lens_off", model=backend.info.id, reason=status["reason"])
+        return None, status
     status = {
         "enabled": True,
         "weights": card_path.stem,
@@ -49,6 +65,7 @@ def load_lens(backend: Backend, weights_dir: Path) -> tuple[LensScorer | None, d
         "trained": card.get("created"),
         "auc": heldout.get("auc", val.get("auc")),
         "auc_split": "heldout" if "auc" in heldout else "validation",
+        "warnings": warnings,
     }
     log.info("lens_loaded", **status)
     return LensScorer(backend=backend, model=model, card=card), status

@@ -41,13 +41,27 @@ POOLING = ("llama.cpp embedding context on the same GGUF, pooling_type=MEAN: the
            "markdown fence, no special tokens) of the last layer's hidden state after the "
            "final norm; L2-normalised by the Lens, then standardised")
 
-# The data plan: (split, temperature, samples per task). Several temperatures so that both
-# classes appear on many tasks; T=0 is the greedy answer the pipeline probes first.
-COLLECT_PLAN = (
-    ("train", 0.0, 1), ("train", 0.6, 3), ("train", 1.0, 3),
-    ("prompt", 0.0, 1), ("prompt", 0.6, 3), ("prompt", 1.0, 3),
-    ("validation", 0.0, 1), ("validation", 0.6, 3), ("validation", 1.0, 3),
-)
+# Data plans: runs of (dataset, split, temperature, samples per task, tasks or None = all).
+# Several temperatures so that both classes appear on many tasks; T=0 is the greedy answer
+# the pipeline probes first. "shipped" is the smaller plan that produced the weights in
+# lens_weights/ (~1 h of generation on 2 cores); "full" is the plan to use with more time.
+# HumanEval runs are held out: only `lens eval` reads them.
+Run = tuple[str, str | None, float, int, int | None]
+COLLECT_PLANS: dict[str, dict[str, object]] = {
+    "full": {"max_tokens": 512, "seed": 0, "runs": [
+        ("mbpp", split, temp, n, None)
+        for split in ("train", "prompt", "validation")
+        for temp, n in ((0.0, 1), (0.6, 3), (1.0, 3))
+    ], "heldout": [("humaneval", None, temp, n, None) for temp, n in ((0.0, 1), (0.6, 3), (1.0, 3))]},
+    "shipped": {"max_tokens": 400, "seed": 0, "runs": [
+        ("mbpp", "validation", 0.0, 1, 60), ("mbpp", "prompt", 0.8, 4, None),
+        ("mbpp", "train", 0.8, 4, 90), ("mbpp", "validation", 0.8, 3, 60),
+    ], "heldout": [("humaneval", None, 0.8, 3, 16)]},
+}
+# The shipped held-out sample is drawn with seed + 1 and max_tokens 512 (HumanEval answers are
+# longer), so it is not the same 16 tasks as a bench run with the default seed.
+HELDOUT_SEED_OFFSET = {"full": 0, "shipped": 1}
+HELDOUT_MAX_TOKENS = 512
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -60,6 +74,8 @@ def _parser() -> argparse.ArgumentParser:
     col.add_argument("--url", default=DEFAULT_URL, help=f"a running atlas-proxy ({DEFAULT_URL})")
     col.add_argument("--out-root", default="runs/lens", help="parent of the run directories")
     col.add_argument("--seed", type=int, default=0)
+    col.add_argument("--plan", choices=sorted(COLLECT_PLANS), default="shipped",
+                     help="shipped: the runs behind lens_weights/ (default); full: ~5x more")
     col.add_argument("--heldout", action="store_true",
                      help="also print the HumanEval runs used only by `lens eval`")
     col.add_argument("--execute", action="store_true",
@@ -109,27 +125,34 @@ def _embed_args(p: argparse.ArgumentParser) -> None:
 # --- collect ---------------------------------------------------------------------------------
 
 
-def collect_commands(url: str, out_root: str, seed: int, heldout: bool) -> list[list[str]]:
-    cmds = []
-    plan = list(COLLECT_PLAN)
-    for split, temp, n in plan:
-        cmds.append([
-            "atlas-proxy", "bench", "run", "--dataset", "mbpp", "--split", split,
-            "--arm", f"plain={url},model=auto", "--n", str(n), "--temperature", str(temp),
-            "--seed", str(seed), "--out", f"{out_root}/mbpp-{split}-t{temp}",
-        ])
+def _bench_command(url: str, out_root: str, run: Run, seed: int, max_tokens: int,
+                   prefix: str = "") -> list[str]:
+    dataset, split, temp, n, tasks = run
+    name = prefix + (f"{dataset}-{split}-t{temp}" if split else f"{dataset}-t{temp}")
+    return [
+        "atlas-proxy", "bench", "run", "--dataset", dataset,
+        *(["--split", split] if split else []),
+        *(["--tasks", str(tasks)] if tasks else []),
+        "--arm", f"plain={url},model=auto", "--n", str(n), "--temperature", str(temp),
+        "--seed", str(seed), "--max-tokens", str(max_tokens), "--no-progress",
+        "--out", f"{out_root}/{name}",
+    ]
+
+
+def collect_commands(url: str, out_root: str, seed: int, heldout: bool,
+                     plan: str = "shipped") -> list[list[str]]:
+    spec = COLLECT_PLANS[plan]
+    cmds = [_bench_command(url, out_root, run, seed, spec["max_tokens"])  # type: ignore[arg-type]
+            for run in spec["runs"]]  # type: ignore[attr-defined]
     if heldout:
-        for temp, n in ((0.0, 1), (0.6, 3), (1.0, 3)):
-            cmds.append([
-                "atlas-proxy", "bench", "run", "--dataset", "humaneval",
-                "--arm", f"plain={url},model=auto", "--n", str(n), "--temperature", str(temp),
-                "--seed", str(seed), "--out", f"{out_root}/humaneval-t{temp}",
-            ])
+        cmds += [_bench_command(url, out_root, run, seed + HELDOUT_SEED_OFFSET[plan],
+                                HELDOUT_MAX_TOKENS, prefix="heldout-")
+                 for run in spec["heldout"]]  # type: ignore[attr-defined]
     return cmds
 
 
 def _collect(args: argparse.Namespace) -> int:
-    cmds = collect_commands(args.url, args.out_root, args.seed, args.heldout)
+    cmds = collect_commands(args.url, args.out_root, args.seed, args.heldout, args.plan)
     for cmd in cmds:
         print(shlex.join(cmd))
     if not args.execute:

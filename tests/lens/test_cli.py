@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shlex
 from pathlib import Path
 
 import numpy as np
@@ -80,7 +81,7 @@ def test_train_then_load_then_eval(tmp_path, runs, lent_backend, snippet_embeddi
     assert (val["auc"] < 0.8) == any("0.80 target" in w for w in card["warnings"])
 
     # The app's path: weights found by the backend's fingerprint, k=3 energies.
-    scorer, status = load_lens(lent_backend, out)
+    scorer, status = load_lens(lent_backend, out, allow_warnings=True)
     assert status["enabled"] and status["dim"] == 896
     energies = asyncio.run(scorer.score([g for g, _ in PAIRS[:3]]))
     assert len(energies) == 3 and all(np.isfinite(energies))
@@ -110,10 +111,33 @@ def test_train_refuses_humaneval_runs(tmp_path, runs, capsys) -> None:
 
 
 def test_collect_prints_the_bench_commands(capsys) -> None:
-    assert cli.main(["collect", "--url", "http://h:1/v1", "--heldout"]) == 0
+    assert cli.main(["collect", "--url", "http://h:1/v1", "--heldout", "--plan", "full"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == ("atlas-proxy bench run --dataset mbpp --split train --arm "
                         "plain=http://h:1/v1,model=auto --n 1 --temperature 0.0 --seed 0 "
-                        "--out runs/lens/mbpp-train-t0.0")
+                        "--max-tokens 512 --no-progress --out runs/lens/mbpp-train-t0.0")
     assert sum("--split validation" in line for line in lines) == 3
     assert sum("--dataset humaneval" in line for line in lines) == 3
+
+
+def _options(command: str) -> dict[str, str]:
+    """A bench command's options, order-free ('--no-progress' -> '')."""
+    words = shlex.split(command.split("bench run", 1)[1])
+    out = {}
+    for i, word in enumerate(words):
+        if word.startswith("--"):
+            nxt = words[i + 1] if i + 1 < len(words) else ""
+            out[word] = "" if nxt.startswith("--") else nxt
+    return out
+
+
+def test_collect_shipped_plan_is_the_runs_named_in_the_card(capsys) -> None:
+    # The card of the shipped weights lists the bench commands of its runs; the default plan
+    # must print the same ones, so `lens collect --execute` reproduces the training data.
+    card = Path(__file__).resolve().parents[2] / "lens_weights" / "qwen2.5-coder-0.5b-instruct.json"
+    assert cli.main(["collect", "--url", "http://127.0.0.1:8080/v1", "--heldout"]) == 0
+    printed = [_options(line) for line in capsys.readouterr().out.splitlines()]
+    runs = json.loads(card.read_text())["training"]["runs"]
+    assert runs
+    for run in runs:
+        assert _options(run["command"]) in printed, run["command"]

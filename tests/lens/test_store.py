@@ -27,6 +27,16 @@ def _card(**extra) -> dict:
             "metrics": {"validation": {"auc": 0.9}}, **extra}
 
 
+def test_weights_whose_card_warns_stay_off_unless_allowed(tmp_path: Path, small_model) -> None:
+    save(small_model, _card(warnings=["validation AUC 0.55 is below the 0.80 target"]),
+         tmp_path, "toy")
+    scorer, status = load_lens(_backend(), tmp_path)
+    assert scorer is None and status["enabled"] is False
+    assert "0.80 target" in status["reason"] and "allow_warnings" in status["reason"]
+    scorer, status = load_lens(_backend(), tmp_path, allow_warnings=True)
+    assert isinstance(scorer, LensScorer) and status["warnings"]
+
+
 def test_round_trip(tmp_path: Path, small_model) -> None:
     model = small_model.rounded()
     card_path = save(model, _card(), tmp_path, "toy")
