@@ -20,6 +20,7 @@ import shlex
 import subprocess
 import sys
 from pathlib import Path
+from typing import NamedTuple
 from typing import Any
 
 import numpy as np
@@ -41,27 +42,31 @@ POOLING = ("llama.cpp embedding context on the same GGUF, pooling_type=MEAN: the
            "markdown fence, no special tokens) of the last layer's hidden state after the "
            "final norm; L2-normalised by the Lens, then standardised")
 
-# Data plans: runs of (dataset, split, temperature, samples per task, tasks or None = all).
+# Data plans. A run is (dataset, split, temperature, samples per task, tasks or None = all).
 # Several temperatures so that both classes appear on many tasks; T=0 is the greedy answer
-# the pipeline probes first. "shipped" is the smaller plan that produced the weights in
-# lens_weights/ (~1 h of generation on 2 cores); "full" is the plan to use with more time.
-# HumanEval runs are held out: only `lens eval` reads them.
+# the pipeline probes first. HumanEval runs are held out: only `lens eval` reads them.
 Run = tuple[str, str | None, float, int, int | None]
-COLLECT_PLANS: dict[str, dict[str, object]] = {
-    "full": {"max_tokens": 512, "seed": 0, "runs": [
-        ("mbpp", split, temp, n, None)
-        for split in ("train", "prompt", "validation")
-        for temp, n in ((0.0, 1), (0.6, 3), (1.0, 3))
-    ], "heldout": [("humaneval", None, temp, n, None) for temp, n in ((0.0, 1), (0.6, 3), (1.0, 3))]},
-    "shipped": {"max_tokens": 400, "seed": 0, "runs": [
-        ("mbpp", "validation", 0.0, 1, 60), ("mbpp", "prompt", 0.8, 4, None),
-        ("mbpp", "train", 0.8, 4, 90), ("mbpp", "validation", 0.8, 3, 60),
-    ], "heldout": [("humaneval", None, 0.8, 3, 16)]},
+
+
+class Plan(NamedTuple):
+    max_tokens: int
+    runs: list[Run]
+    heldout: list[Run]
+    heldout_seed_offset: int = 0  # draw the held-out sample apart from a default bench run
+
+
+COLLECT_PLANS = {
+    # The plan to use with time to spare: ~3,300 MBPP candidates, ~4-5 h on 2 cores.
+    "full": Plan(512, [("mbpp", split, temp, n, None)
+                       for split in ("train", "prompt", "validation")
+                       for temp, n in ((0.0, 1), (0.6, 3), (1.0, 3))],
+                 [("humaneval", None, temp, n, None) for temp, n in ((0.0, 1), (0.6, 3), (1.0, 3))]),
+    # What produced the weights in lens_weights/: ~640 candidates, ~45 min of generation.
+    "shipped": Plan(400, [("mbpp", "validation", 0.0, 1, 60), ("mbpp", "prompt", 0.8, 4, None),
+                          ("mbpp", "train", 0.8, 4, 90), ("mbpp", "validation", 0.8, 3, 60)],
+                    [("humaneval", None, 0.8, 3, 16)], heldout_seed_offset=1),
 }
-# The shipped held-out sample is drawn with seed + 1 and max_tokens 512 (HumanEval answers are
-# longer), so it is not the same 16 tasks as a bench run with the default seed.
-HELDOUT_SEED_OFFSET = {"full": 0, "shipped": 1}
-HELDOUT_MAX_TOKENS = 512
+HELDOUT_MAX_TOKENS = 512  # HumanEval answers run longer than MBPP's
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -142,12 +147,11 @@ def _bench_command(url: str, out_root: str, run: Run, seed: int, max_tokens: int
 def collect_commands(url: str, out_root: str, seed: int, heldout: bool,
                      plan: str = "shipped") -> list[list[str]]:
     spec = COLLECT_PLANS[plan]
-    cmds = [_bench_command(url, out_root, run, seed, spec["max_tokens"])  # type: ignore[arg-type]
-            for run in spec["runs"]]  # type: ignore[attr-defined]
+    cmds = [_bench_command(url, out_root, run, seed, spec.max_tokens) for run in spec.runs]
     if heldout:
-        cmds += [_bench_command(url, out_root, run, seed + HELDOUT_SEED_OFFSET[plan],
+        cmds += [_bench_command(url, out_root, run, seed + spec.heldout_seed_offset,
                                 HELDOUT_MAX_TOKENS, prefix="heldout-")
-                 for run in spec["heldout"]]  # type: ignore[attr-defined]
+                 for run in spec.heldout]
     return cmds
 
 
