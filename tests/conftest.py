@@ -7,16 +7,15 @@ The server runs as a separate process on a free port, exactly as a user starts i
 from __future__ import annotations
 
 import os
-import signal
 import socket
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
+
+from proxy.bench.processes import stop_group, wait_for_health
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -53,30 +52,17 @@ def start_server(tmp: Path, *args: str, env: dict[str, str] | None = None,
         start_new_session=True,
     )
     root = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + wait_s
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited with {process.returncode}:\n{log_path.read_text()}")
-        try:
-            r = httpx.get(f"{root}/health", timeout=2)
-            if r.status_code == 200 or (not healthy and r.status_code == 503):
-                model = r.json()["model"]
-                return LiveServer(root, f"{root}/v1", model, process, log_path)
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    stop_server(process)
-    raise RuntimeError(f"server did not become healthy:\n{log_path.read_text()}")
+    ok = frozenset({200} if healthy else {200, 503})
+    try:
+        r = wait_for_health(process, root, timeout_s=wait_s, ok=ok)
+    except RuntimeError as exc:
+        stop_server(process)
+        raise RuntimeError(f"{exc}:\n{log_path.read_text()}") from None
+    return LiveServer(root, f"{root}/v1", r.json()["model"], process, log_path)
 
 
 def stop_server(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+    stop_group(process)
 
 
 @pytest.fixture(scope="session")

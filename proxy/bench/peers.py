@@ -22,13 +22,11 @@ What was verified by reading optillm 0.4.0's wheel (``optillm/server.py``):
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import httpx
+from proxy.bench.processes import stop_group, wait_for_health
 
 OPTILLM_VERSION = "0.4.0"
 APPROACHES = ("bon", "self_consistency", "plansearch")
@@ -84,27 +82,11 @@ def start(exe: Path, upstream: str, port: int, log_path: Path) -> subprocess.Pop
 
 
 def wait_ready(proc: subprocess.Popen, root: str, timeout_s: float = 120.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"optillm exited with {proc.returncode}")
-        try:
-            if httpx.get(f"{root}/health", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    raise RuntimeError(f"optillm did not answer {root}/health within {timeout_s:g} s")
+    wait_for_health(proc, root, timeout_s=timeout_s, poll_s=0.5, what="optillm")
 
 
 def stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+    stop_group(proc, grace_s=15)
 
 
 def arm_specs(optillm_v1: str, model: str, approaches: tuple[str, ...] = APPROACHES) -> list[str]:
