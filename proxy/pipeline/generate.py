@@ -145,33 +145,36 @@ class Generator:
             else self.backend.complete(request)
         )
         cut = False
-        async with contextlib.aclosing(stream):
-            async for event in stream:
-                if isinstance(event, Content) and event.index == 0:
-                    content.append(event.text)
-                    gen.partial.append(event.text)
-                    if len(content) % 32 == 0 and looping("".join(content[-400:])):
-                        # A degenerate loop would run to max_tokens: seconds of CPU for
-                        # nothing. Cut it; the code extractor trims the repeated tail.
-                        gen.finish = "repetition"
+        try:
+            async with contextlib.aclosing(stream):
+                async for event in stream:
+                    if isinstance(event, Content) and event.index == 0:
+                        content.append(event.text)
+                        gen.partial.append(event.text)
+                        if len(content) % 32 == 0 and looping("".join(content[-400:])):
+                            # A degenerate loop would run to max_tokens: seconds of CPU for
+                            # nothing. Cut it; the code extractor trims the repeated tail.
+                            gen.finish = "repetition"
+                            break
+                    elif isinstance(event, Reasoning) and event.index == 0:
+                        reasoning.append(event.text)
+                    elif isinstance(event, Finish) and event.index == 0:
+                        gen.finish = event.reason
+                    elif isinstance(event, Usage):
+                        usage_seen = True
+                        self._book(gen, event.prompt_tokens, event.completion_tokens)
+                    if (
+                        think_cap
+                        and self._thinking_chars(content, reasoning) > think_cap * CHARS_PER_TOKEN
+                    ):
+                        cut = True
                         break
-                elif isinstance(event, Reasoning) and event.index == 0:
-                    reasoning.append(event.text)
-                elif isinstance(event, Finish) and event.index == 0:
-                    gen.finish = event.reason
-                elif isinstance(event, Usage):
-                    usage_seen = True
-                    self._book(gen, event.prompt_tokens, event.completion_tokens)
-                if (
-                    think_cap
-                    and self._thinking_chars(content, reasoning) > think_cap * CHARS_PER_TOKEN
-                ):
-                    cut = True
-                    break
-        if not usage_seen:
-            # A cut stream (or a backend without usage) still spent tokens: estimate them.
-            est = (sum(map(len, content)) + sum(map(len, reasoning))) // CHARS_PER_TOKEN
-            self._book(gen, 0, est)
+        finally:
+            if not usage_seen:
+                # A cut stream (budget, thinking cap, a backend without usage) still spent
+                # tokens: estimate them, also when the call is cancelled mid-way.
+                est = (sum(map(len, content)) + sum(map(len, reasoning))) // CHARS_PER_TOKEN
+                self._book(gen, 0, est)
         return "".join(content), "".join(reasoning), cut
 
     def _thinking_chars(self, content: list[str], reasoning: list[str]) -> int:

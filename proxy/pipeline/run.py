@@ -35,6 +35,10 @@ from sandbox.types import Sandbox
 
 log = structlog.get_logger("atlas.pipeline")
 
+# Seconds past the wall budget before the stages are cancelled; the answer comes at most
+# this much after ``budget_s`` (plus rendering).
+DEADLINE_GRACE_S = 0.5
+
 
 @dataclass(frozen=True)
 class Stage:
@@ -97,7 +101,9 @@ async def orchestrate(
     """Run the stages within the wall budget, then select. Returns (choice, degradation)."""
     reason = None
     try:
-        async with asyncio.timeout(budget.remaining_s()):
+        # The grace lets a call cut at the deadline by its own timeout hand back what it
+        # streamed (a candidate) before the stages are cancelled.
+        async with asyncio.timeout(budget.remaining_s() + DEADLINE_GRACE_S):
             await _stages(st)
     except TimeoutError:
         reason = "wall-time budget exhausted"

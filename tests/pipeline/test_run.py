@@ -395,3 +395,18 @@ async def test_a_failing_probe_is_repaired_first(sandbox):
     assert stages(backend) == ["probe", "selftests", "critique", "repair"]
     assert "return a + b" in answer(events)
     assert trace(events)["repairs"][0]["parent"] == 0
+
+
+async def test_wall_budget_mid_probe_keeps_the_code_streamed_so_far(sandbox):
+    # The code block is complete after ~0.5 s; the budget ends while the model is still
+    # explaining. What streamed must be the answer, not an answer without code.
+    slow = GOOD + " " + "more words of explanation" * 20
+    backend = fake(by_stage({"probe": slow}), delay_s=0.05)
+    events = await collect(
+        Pipeline(backend, sandbox, PipelineConfig(budget_s=1.0)), user(ADD_STUB, atlas=TRACE)
+    )
+    assert "return a + b" in answer(events)
+    t = trace(events)
+    assert t["candidates"][0]["finish"] == "budget"
+    assert any("wall-time budget" in d for d in t["degraded"])
+    assert t["tokens"]["completion"] > 0  # the cut call's tokens are estimated, not lost
