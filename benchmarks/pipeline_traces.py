@@ -16,6 +16,15 @@ It prints, per task and in total:
   * Lens: in requests where the Lens broke a tie, whether the choice with the Lens passes
     and whether the choice without it (same candidates, energies ignored) would have: a
     paired ablation on identical candidates, free of sampling noise.
+
+Then a table of stage ablations *counterfactual on the same traces*: the pipeline's own
+selection rerun with one stage's contribution taken out (no repair: repaired candidates
+dropped; no self-tests: candidates scored on the prompt's examples alone; no Lens: energies
+ignored; probe only: the greedy probe), with the tokens and seconds the request would have
+spent without that stage. Paired and free of sampling noise, but a lower bound where the
+stage changed the pipeline's course (e.g. a repair that passed stopped it before more
+candidates were drawn): stages that change what is *generated* (PlanSearch, the early-exit
+checks) need their own arm (`bench run --arm NAME=URL,model=atlas,extra=JSON`).
 """
 
 from __future__ import annotations
@@ -34,6 +43,51 @@ from proxy.bench.grading import grade  # noqa: E402
 from proxy.bench.records import read_config, read_samples  # noqa: E402
 from proxy.pipeline.candidate import Candidate  # noqa: E402
 from proxy.pipeline.select import rank  # noqa: E402
+from proxy.pipeline.selftest import score as selftest_score  # noqa: E402
+
+
+def _without(cand: Candidate, keep_examples_only: bool) -> Candidate:
+    if not keep_examples_only or cand.report is None:
+        return cand
+    keep = [False] * max(0, len(cand.report.passed) - cand.report.n_examples)
+    value, passes = selftest_score(cand.report, keep, 1.0, 1.0)
+    return msgspec.structs.replace(cand, score=value, passes=passes)
+
+
+def counterfactuals(
+    trace: dict, cands: list[Candidate]
+) -> dict[str, tuple[int | None, int, float]]:
+    """Ablation name -> (chosen id, tokens, seconds) had that stage not contributed."""
+    stages = (trace.get("tokens") or {}).get("stages") or {}
+    tok = {k: v.get("prompt_tokens", 0) + v.get("completion_tokens", 0) for k, v in stages.items()}
+    secs = {k: v for k, v in (trace.get("timings") or {}).items() if k != "total"}
+    total_t, total_s = sum(tok.values()), sum(secs.values())
+
+    def choose(pool: list[Candidate]) -> int | None:
+        ranked = rank(pool)
+        return ranked[0].id if ranked else None
+
+    probe = next((c for c in cands if c.origin == "probe"), None)
+    blind = [msgspec.structs.replace(c, energy=None) for c in cands]
+    return {
+        "as answered": ((trace.get("selection") or {}).get("chosen"), total_t, total_s),
+        "no Lens": (choose(blind), total_t, total_s),
+        "no repair": (
+            choose([c for c in cands if c.origin != "repair"]),
+            total_t - tok.get("repair", 0),
+            total_s - secs.get("repair", 0) - secs.get("first_repair", 0),
+        ),
+        "no self-tests": (
+            choose([_without(c, True) for c in blind]),
+            total_t - tok.get("selftests", 0),
+            total_s - secs.get("selftests", 0),
+        ),
+        "probe only": (
+            probe.id if probe else None,
+            tok.get("probe", 0),
+            secs.get("probe", 0.0),
+        ),
+    }
 
 
 def choices(trace: dict) -> tuple[list[Candidate], int | None, int | None]:
@@ -55,6 +109,7 @@ async def analyse(run_dir: Path, arm: str | None) -> None:
     box = sandbox_pkg.make_sandbox(sandbox_pkg.SandboxConfig())
     totals = {"traces": 0, "chosen": 0, "any": 0, "probe": 0, "lens_used": 0,
               "lens_pass": 0, "nolens_pass": 0, "lens_differs": 0}
+    ablation: dict[str, list[tuple[bool, int, float]]] = {}
     try:
         print(f"{'task':<14} {'cands':>5} {'passing':>7} chosen probe lens")
         for rec in read_samples(run_dir):
@@ -71,6 +126,8 @@ async def analyse(run_dir: Path, arm: str | None) -> None:
                 if c.code and (await grade(box, spec, c.code))[1].passed:
                     passing.add(c.id)
             totals["traces"] += 1
+            for name, (cid, tokens, seconds) in counterfactuals(rec.atlas_trace, cands).items():
+                ablation.setdefault(name, []).append((cid in passing, tokens, seconds))
             totals["chosen"] += chosen in passing
             totals["any"] += bool(passing)
             probe = next((c.id for c in cands if c.origin == "probe"), None)
@@ -97,6 +154,13 @@ async def analyse(run_dir: Path, arm: str | None) -> None:
     print(f"Lens consulted in {totals['lens_used']} requests, changed the choice in "
           f"{totals['lens_differs']}: passes with it {totals['lens_pass']}, "
           f"without it {totals['nolens_pass']}")
+    print("\nStage ablations, counterfactual on these traces (same candidates; see the docstring):")
+    print(f"{'row':<15} {'passes':>7} {'tokens/task':>12} {'s/task':>7}"
+          "   (tokens: prompt + completion)")
+    for name, rows in ablation.items():
+        passed = sum(r[0] for r in rows)
+        print(f"{name:<15} {passed:>3}/{len(rows):<3} {sum(r[1] for r in rows) / len(rows):>12.0f} "
+              f"{sum(r[2] for r in rows) / len(rows):>7.1f}")
 
 
 def main() -> None:

@@ -1,0 +1,51 @@
+"""The counterfactual stage ablations of benchmarks/pipeline_traces.py, on a hand-made trace."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import msgspec
+
+from proxy.pipeline.candidate import Candidate
+from proxy.pipeline.selftest import CheckReport
+
+_PATH = Path(__file__).resolve().parents[2] / "benchmarks" / "pipeline_traces.py"
+_spec = importlib.util.spec_from_file_location("pipeline_traces", _PATH)
+pipeline_traces = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(pipeline_traces)
+
+
+def _cand(cid: int, origin: str, passed: list[bool], score: float, passes: bool) -> Candidate:
+    report = CheckReport(status="ok", n_examples=1, passed=passed, messages=[""] * len(passed))
+    return Candidate(id=cid, origin=origin, code=f"x = {cid}", report=report, score=score,
+                     passes=passes, energy=None)
+
+
+def test_each_row_removes_one_stage():
+    cands = [
+        _cand(0, "probe", [True, False, False], 0.7, False),  # examples ok, self-tests not
+        _cand(1, "approach", [False, True, True], 0.3, False),
+        _cand(2, "repair", [True, True, True], 1.0, True),
+    ]
+    trace = {
+        "selection": {"chosen": 2},
+        "tokens": {"stages": {"probe": {"prompt_tokens": 10, "completion_tokens": 5},
+                              "selftests": {"prompt_tokens": 20, "completion_tokens": 10},
+                              "repair": {"prompt_tokens": 100, "completion_tokens": 50}}},
+        "timings": {"probe": 1.0, "selftests": 2.0, "first_repair": 4.0, "repair": 8.0,
+                    "total": 15.0},
+    }
+    rows = pipeline_traces.counterfactuals(trace, cands)
+    assert rows["as answered"] == (2, 195, 15.0)
+    assert rows["no repair"] == (0, 45, 3.0)  # the probe outscores candidate 1
+    assert rows["probe only"] == (0, 15, 1.0)
+    # On the prompt's example alone the probe and the repair both pass; creation order.
+    assert rows["no self-tests"][0] == 0 and rows["no self-tests"][1] == 165
+
+
+def test_the_lens_row_ignores_energies():
+    a = msgspec.structs.replace(_cand(0, "probe", [True], 1.0, True), energy=2.0)
+    b = msgspec.structs.replace(_cand(1, "approach", [True], 1.0, True), energy=1.0)
+    rows = pipeline_traces.counterfactuals({"selection": {"chosen": 1}}, [a, b])
+    assert rows["as answered"][0] == 1 and rows["no Lens"][0] == 0
