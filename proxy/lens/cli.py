@@ -282,9 +282,13 @@ def _train(args: argparse.Namespace, argv: list[str]) -> int:
     train_metrics = {"auc": metrics.auc(e_train, tr.passed),
                      "within_task_auc": metrics.within_task_auc(e_train, tr.passed, tr.groups)}
     probe = logistic_probe(tr, va)
+    length = _length_energy(val_c)
     baselines = {"logistic_probe_validation_auc": metrics.auc(probe, va.passed),
                  "logistic_probe_validation_within_task_auc":
-                     metrics.within_task_auc(probe, va.passed, va.groups)}
+                     metrics.within_task_auc(probe, va.passed, va.groups),
+                 "code_length_validation_auc": metrics.auc(length, va.passed),
+                 "code_length_validation_within_task_auc":
+                     metrics.within_task_auc(length, va.passed, va.groups)}
     name = args.name or info.id
     card = {
         "model": info.id,
@@ -326,6 +330,11 @@ def _train(args: argparse.Namespace, argv: list[str]) -> int:
     return 0
 
 
+def _length_energy(cands: list[Candidate]) -> np.ndarray:
+    """The trivial baseline a learned scorer must beat: shorter code = lower energy."""
+    return np.array([len(c.code) for c in cands], dtype=np.float64)
+
+
 def _verdict(m: dict[str, Any], baselines: dict[str, Any]) -> list[str]:
     """Why these weights might not be worth shipping, in words, for the card and the log."""
     out = []
@@ -339,6 +348,10 @@ def _verdict(m: dict[str, Any], baselines: dict[str, Any]) -> list[str]:
     lin = baselines.get("logistic_probe_validation_auc")
     if lin is not None and auc is not None and lin > auc + 0.02:
         out.append(f"a linear probe does better on validation (AUC {lin:.3f} vs {auc:.3f})")
+    length = baselines.get("code_length_validation_auc")
+    if length is not None and auc is not None and length > auc + 0.02:
+        out.append(f"ranking by code length alone does better on validation "
+                   f"(AUC {length:.3f} vs {auc:.3f})")
     return out
 
 
@@ -360,6 +373,12 @@ def _eval(args: argparse.Namespace, argv: list[str]) -> int:
     energies = model.energy(vectors)
     passed = [c.passed for c in cands]
     result = _summary(energies, cands, args.k)
+    length = _length_energy(cands)
+    result["baselines"] = {
+        "code_length_auc": metrics.auc(length, passed),
+        "code_length_within_task_auc": metrics.within_task_auc(
+            length, passed, [c.task_id for c in cands]),
+    }
     probs = model.probability(energies)
     if probs is not None:
         y = np.asarray(passed, dtype=float)

@@ -79,6 +79,9 @@ def test_train_then_load_then_eval(tmp_path, runs, lent_backend, snippet_embeddi
     assert val["candidates"] == 12 and val["selection"]["k"] == 3
     assert 0.0 <= val["auc"] <= 1.0
     assert (val["auc"] < 0.8) == any("0.80 target" in w for w in card["warnings"])
+    length = card["metrics"]["baselines"]["code_length_validation_auc"]
+    assert 0.0 <= length <= 1.0
+    assert (length > val["auc"] + 0.02) == any("code length" in w for w in card["warnings"])
 
     # The app's path: weights found by the backend's fingerprint, k=3 energies.
     scorer, status = load_lens(lent_backend, out, allow_warnings=True)
@@ -93,6 +96,7 @@ def test_train_then_load_then_eval(tmp_path, runs, lent_backend, snippet_embeddi
     result = json.loads(capsys.readouterr().out)
     assert result["candidates"] == 12 and result["selection"]["tasks"] == 6
     assert "warning" not in result
+    assert 0.0 <= result["baselines"]["code_length_auc"] <= 1.0
     assert json.loads(card_path.read_text())["metrics"]["heldout"]["auc"] == result["auc"]
     load(card_path)  # the npz still matches its card
 
