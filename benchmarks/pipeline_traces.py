@@ -71,7 +71,7 @@ def counterfactuals(
     blind = [msgspec.structs.replace(c, energy=None) for c in cands]
     return {
         "as answered": ((trace.get("selection") or {}).get("chosen"), total_t, total_s),
-        "no Lens": (choose(blind), total_t, total_s),
+        "no Lens": (choose(blind), total_t, total_s - secs.get("lens", 0.0)),
         "no repair": (
             choose([c for c in cands if c.origin != "repair"]),
             total_t - tok.get("repair", 0),
@@ -126,6 +126,10 @@ async def analyse(run_dir: Path, arm: str | None) -> None:
                 if c.code and (await grade(box, spec, c.code))[1].passed:
                     passing.add(c.id)
             totals["traces"] += 1
+            timings = rec.atlas_trace.get("timings") or {}
+            if "lens" in timings:  # traces from before the Lens had its own timing lack it
+                totals["lens_s"] = totals.get("lens_s", 0.0) + timings["lens"]
+                totals["lens_total_s"] = totals.get("lens_total_s", 0.0) + timings.get("total", 0)
             for name, (cid, tokens, seconds) in counterfactuals(rec.atlas_trace, cands).items():
                 ablation.setdefault(name, []).append((cid in passing, tokens, seconds))
             totals["chosen"] += chosen in passing
@@ -154,6 +158,10 @@ async def analyse(run_dir: Path, arm: str | None) -> None:
     print(f"Lens consulted in {totals['lens_used']} requests, changed the choice in "
           f"{totals['lens_differs']}: passes with it {totals['lens_pass']}, "
           f"without it {totals['nolens_pass']}")
+    if totals.get("lens_total_s"):
+        print(f"Lens time where it ran: {totals['lens_s']:.1f} s of those requests' "
+              f"{totals['lens_total_s']:.1f} s ({totals['lens_s'] / totals['lens_total_s']:.1%}; "
+              "target <= 10%)")
     print("\nStage ablations, counterfactual on these traces (same candidates; see the docstring):")
     print(f"{'row':<15} {'passes':>7} {'tokens/task':>12} {'s/task':>7}"
           "   (tokens: prompt + completion)")

@@ -120,8 +120,13 @@ async def orchestrate(
             for c in ranked
             if c.code and c.passes == top.passes and round(c.score, 6) == round(top.score, 6)
         ]
-        if len(ties) > 1:
+        if len(ties) > 1 and budget.remaining_s() <= 0:
+            lens_note = "no wall time left for the Lens"
+        elif len(ties) > 1:
+            started = time.monotonic()
             lens_note = await lens_energies(scorer, ties)
+            # Its own stage in the timings: the Lens's share of the request is a target.
+            st.trace.stage("lens", time.monotonic() - started, candidates=len(ties))
             ranked = rank(st.candidates)
             top = ranked[0]
     st.trace.set(

@@ -319,7 +319,10 @@ async def test_lens_breaks_ties(sandbox):
     events = await collect(Pipeline(backend, sandbox, cfg, scorer), user(ADD_STUB, atlas=TRACE))
     assert scorer.seen == 3
     assert "return b + a" in answer(events)  # lowest energy among equals
-    assert trace(events)["selection"]["lens"] == "used"
+    t = trace(events)
+    assert t["selection"]["lens"] == "used"
+    assert t["timings"]["lens"] >= 0 and t["stages"][-1] == {
+        "stage": "lens", "seconds": t["timings"]["lens"], "candidates": 3}
 
 
 async def test_code_only_answers_only_code(sandbox):
