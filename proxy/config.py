@@ -67,6 +67,11 @@ class EmbeddedConfig(_Section):
     # copies up to n_batch x vocab logits (~311 MB for Qwen2.5) that the capacity does not
     # count, so a long pipeline run grew a process past 7 GB with it on.
     prompt_cache_mb: int = 0
+    # false: evaluate every prompt from its first token. Slower (no prefix reuse), but greedy
+    # output then depends on the request alone: with reuse, the un-cached part of a prompt
+    # is evaluated in a differently shaped batch, the logits differ in the last bits, and a
+    # small model's near-tied tokens flip (docs/pipeline.md, "Reproducibility").
+    reuse_prefix: bool = True
     # "auto": the GGUF's own chat template, or the transcript fallback when it has none.
     chat_template: Literal["auto", "transcript"] = "auto"
     cache_dir: str = ""  # where the default model is assembled; "" = ~/.cache/atlas-proxy

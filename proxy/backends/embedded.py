@@ -88,7 +88,7 @@ class EmbeddedBackend:
             n_batch=cfg.n_batch,
             verbose=False,
         )
-        if cfg.prompt_cache_mb > 0:
+        if cfg.prompt_cache_mb > 0 and cfg.reuse_prefix:
             self._llm.set_cache(LlamaRAMCache(capacity_bytes=cfg.prompt_cache_mb << 20))
         self._embedder: Any = None
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llama")
@@ -291,6 +291,8 @@ class EmbeddedBackend:
                 return
             if seed is not None:
                 self._llm.set_seed(seed)
+            if not self._cfg.reuse_prefix:
+                self._llm.reset()  # forget the KV cache's tokens: no prefix match
             stream = self._llm.create_completion(tokens, stream=True, **kwargs)  # type: ignore[assignment]
             pieces: list[str] = []
             for chunk in stream:
