@@ -46,8 +46,9 @@ from proxy.pipeline.select import rank  # noqa: E402
 from proxy.pipeline.selftest import score as selftest_score  # noqa: E402
 
 
-def _without(cand: Candidate, keep_examples_only: bool) -> Candidate:
-    if not keep_examples_only or cand.report is None:
+def _examples_only(cand: Candidate) -> Candidate:
+    """The candidate scored on the prompt's examples alone, as without model-written tests."""
+    if cand.report is None:
         return cand
     keep = [False] * max(0, len(cand.report.passed) - cand.report.n_examples)
     value, passes = selftest_score(cand.report, keep, 1.0, 1.0)
@@ -78,7 +79,8 @@ def counterfactuals(
             total_s - secs.get("repair", 0) - secs.get("first_repair", 0),
         ),
         "no self-tests": (
-            choose([_without(c, True) for c in blind]),
+            # Energies dropped too: the Lens scored the ties under self-tests, not these.
+            choose([_examples_only(c) for c in blind]),
             total_t - tok.get("selftests", 0),
             total_s - secs.get("selftests", 0),
         ),
