@@ -110,7 +110,8 @@ async def analyse(run_dir: Path, arm: str | None) -> None:
     tasks = {t.task_id: t for t in load_tasks(config.dataset, config.split)}
     box = sandbox_pkg.make_sandbox(sandbox_pkg.SandboxConfig())
     totals = {"traces": 0, "chosen": 0, "any": 0, "probe": 0, "lens_used": 0,
-              "lens_pass": 0, "nolens_pass": 0, "lens_differs": 0}
+              "lens_pass": 0, "nolens_pass": 0, "lens_differs": 0,
+              "lens_s": 0.0, "lens_total_s": 0.0}
     ablation: dict[str, list[tuple[bool, int, float]]] = {}
     try:
         print(f"{'task':<14} {'cands':>5} {'passing':>7} chosen probe lens")
@@ -130,8 +131,8 @@ async def analyse(run_dir: Path, arm: str | None) -> None:
             totals["traces"] += 1
             timings = rec.atlas_trace.get("timings") or {}
             if "lens" in timings:  # traces from before the Lens had its own timing lack it
-                totals["lens_s"] = totals.get("lens_s", 0.0) + timings["lens"]
-                totals["lens_total_s"] = totals.get("lens_total_s", 0.0) + timings.get("total", 0)
+                totals["lens_s"] += timings["lens"]
+                totals["lens_total_s"] += timings.get("total", 0)
             for name, (cid, tokens, seconds) in counterfactuals(rec.atlas_trace, cands).items():
                 ablation.setdefault(name, []).append((cid in passing, tokens, seconds))
             totals["chosen"] += chosen in passing
@@ -160,7 +161,7 @@ async def analyse(run_dir: Path, arm: str | None) -> None:
     print(f"Lens consulted in {totals['lens_used']} requests, changed the choice in "
           f"{totals['lens_differs']}: passes with it {totals['lens_pass']}, "
           f"without it {totals['nolens_pass']}")
-    if totals.get("lens_total_s"):
+    if totals["lens_total_s"]:
         print(f"Lens time where it ran: {totals['lens_s']:.1f} s of those requests' "
               f"{totals['lens_total_s']:.1f} s ({totals['lens_s'] / totals['lens_total_s']:.1%}; "
               "target <= 10%)")
