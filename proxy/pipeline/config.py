@@ -44,6 +44,9 @@ class PipelineConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, f
     example_weight: float = 0.7
     lens: bool = True
     repair: bool = True
+    # PR-CoT critique before each repair (one call); false: the repair works from the
+    # execution feedback alone, one call cheaper.
+    critique: bool = True
     # Repair a failing probe right after its feedback exists, before more candidates: one
     # targeted fix is the cheapest rescue (it counts against the limits below).
     repair_probe_first: bool = True

@@ -209,11 +209,13 @@ def repair(
     if chat:
         shown = "" if fresh else f"This attempt is wrong:\n```{_fence(problem)}\n{code_text}\n```\n"
         what = "A previous attempt" if fresh else "Running it"
+        review = (
+            "A reviewer's analysis (it may be mistaken; the results above are facts):\n"
+            f"{analysis.strip()}\n\n" if analysis.strip() else ""
+        )
         ask = (
             f"{shown}{what} gave these wrong results:\n{feedback_block(failures)}\n\n"
-            "A reviewer's analysis (it may be mistaken; the results above are facts):\n"
-            f"{analysis.strip()}\n\n"
-            "Fix the code: for every failing test the function must return the expected value, "
+            f"{review}Fix the code: for every failing test the function must return the expected value, "
             f"not the value it got. {_code_ask(problem)}"
         )
         if fresh:

@@ -4,10 +4,11 @@ execution feedback in view (the failing assert, the value the code actually retu
 exception or traceback), then a repair that sees the code, the feedback and the critique.
 
 One critique call covers all four perspectives: on a CPU each call costs seconds, and a
-0.5B model's four separate critiques repeat each other. A repair that comes back as a copy
-of an existing candidate (small models often return the code they are shown) is retried
-once, hotter and without showing the code (only what it got wrong), before it counts as an
-attempt without result. Limits: ``max_repairs`` distinct
+0.5B model's four separate critiques repeat each other. With ``critique = false`` the repair
+sees the code and the feedback only: the stage's ablation, one call less per attempt. A
+repair that comes back as a copy of an existing candidate (small models often return the
+code they are shown) is retried once, hotter and without showing the code (only what it got
+wrong), before it counts as an attempt without result. Limits: ``max_repairs`` distinct
 repairs over ``repair_rounds`` rounds, shared by both repair stages.
 
 Two stages use this: ``first_repair`` repairs the failing probe straight after its feedback
@@ -71,12 +72,16 @@ async def _attempt(st: State, target: Candidate, rnd: int) -> Candidate | None:
     """Critique and repair ``target``; the new distinct candidate, tested, or None."""
     cfg = st.cfg
     fails = selftest.failures(target.report, st.tests, st.keep) if target.report else []
-    st.emit(f"repair round {rnd}: critiquing {target.origin} {target.id + 1}\n")
-    analysis, cgen = await critique(
-        st.generate, st.problem, target.code, fails, cfg.temperature_critique, cfg.max_tokens
-    )
+    analysis, errors = "", []
+    if cfg.critique:
+        st.emit(f"repair round {rnd}: critiquing {target.origin} {target.id + 1}\n")
+        analysis, cgen = await critique(
+            st.generate, st.problem, target.code, fails, cfg.temperature_critique, cfg.max_tokens
+        )
+        errors += [cgen.error] if cgen.error else []
+    else:
+        st.emit(f"repair round {rnd}: repairing {target.origin} {target.id + 1}\n")
     record = {"round": rnd, "parent": target.id, "feedback": fails, "critique": analysis}
-    errors = [cgen.error] if cgen.error else []
     cand = None
     retry = min(2.0, cfg.temperature_repair + RETRY_HOTTER)
     for temperature, fresh in ((cfg.temperature_repair, False), (retry, True)):

@@ -400,6 +400,21 @@ async def test_a_failing_probe_is_repaired_first(sandbox):
     assert trace(events)["repairs"][0]["parent"] == 0
 
 
+async def test_repair_without_critique_works_from_the_feedback_alone(sandbox):
+    backend = fake(
+        by_stage({"probe": BAD, "selftests": TESTS, "critique": "Use +.", "repair": GOOD})
+    )
+    events = await collect(
+        Pipeline(backend, sandbox, PipelineConfig()),
+        user(ADD_STUB, atlas={"trace": True, "critique": False}),
+    )
+    assert stages(backend) == ["probe", "selftests", "repair"]
+    assert "return a + b" in answer(events)
+    repair_prompt = backend.calls[-1].messages[-1].text()
+    assert "got -1" in repair_prompt and "reviewer" not in repair_prompt
+    assert trace(events)["repairs"][0]["critique"] == ""
+
+
 async def test_wall_budget_mid_probe_keeps_the_code_streamed_so_far(sandbox):
     # The code block is complete after ~0.5 s; the budget ends while the model is still
     # explaining. What streamed must be the answer, not an answer without code.
