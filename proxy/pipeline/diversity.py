@@ -1,6 +1,7 @@
 """Diversity: each non-probe candidate gets a different approach hint, so candidates differ in
-what they try rather than in sampling noise (on the default 0.5B model, temperature 0.8 alone
-gives no more coverage than one greedy answer: ATLAS_NOTES.md)."""
+what they try as well as by sampling. On the default 0.5B model, samples at T = 0.8 alone
+pass no more often than the greedy answer, but they pass on *other* tasks: next to the greedy
+probe they are what lifts the pipeline (docs/pipeline.md "Where the gains are")"""
 
 from __future__ import annotations
 

@@ -6,9 +6,9 @@ from proxy.pipeline.config import VARIANTS, PipelineConfig, merged
 
 def test_merged_is_a_validated_copy():
     base = PipelineConfig()
-    cfg = merged(base, {"k": 5, "plansearch": False, "budget_s": 20})
-    assert (cfg.k, cfg.plansearch, cfg.budget_s) == (5, False, 20.0)
-    assert base.k == 3 and base.plansearch  # never mutated
+    cfg = merged(base, {"k": 3, "plansearch": True, "budget_s": 20})
+    assert (cfg.k, cfg.plansearch, cfg.budget_s) == (3, True, 20.0)
+    assert base.k == 5 and not base.plansearch  # never mutated
     assert merged(base, None) is base
 
 

@@ -68,7 +68,11 @@ async def test_all_fail_then_repair_passes(sandbox):
         )
     )
     events = await collect(
-        Pipeline(backend, sandbox, PipelineConfig(repair_probe_first=False)),
+        Pipeline(
+            backend,
+            sandbox,
+            PipelineConfig(k=3, plansearch=True, critique=True, repair_probe_first=False),
+        ),
         user(ADD_STUB, atlas=TRACE),
     )
     assert stages(backend) == [
@@ -315,7 +319,7 @@ async def test_lens_breaks_ties(sandbox):
     ]
     backend = fake(by_stage({"probe": GOOD, "candidate": variants, "selftests": TESTS}))
     scorer = Scorer()
-    cfg = PipelineConfig(early_exit=False, plansearch=False, repair=False)
+    cfg = PipelineConfig(k=3, early_exit=False, plansearch=False, repair=False)
     events = await collect(Pipeline(backend, sandbox, cfg, scorer), user(ADD_STUB, atlas=TRACE))
     assert scorer.seen == 3
     assert "return b + a" in answer(events)  # lowest energy among equals
@@ -392,7 +396,7 @@ async def test_a_failing_probe_is_repaired_first(sandbox):
         by_stage({"probe": BAD, "selftests": TESTS, "critique": "Use +.", "repair": GOOD})
     )
     events = await collect(
-        Pipeline(backend, sandbox, PipelineConfig()), user(ADD_STUB, atlas=TRACE)
+        Pipeline(backend, sandbox, PipelineConfig(critique=True)), user(ADD_STUB, atlas=TRACE)
     )
     # One targeted repair with the probe's real feedback, before paying for more candidates.
     assert stages(backend) == ["probe", "selftests", "critique", "repair"]
@@ -405,7 +409,7 @@ async def test_repair_without_critique_works_from_the_feedback_alone(sandbox):
         by_stage({"probe": BAD, "selftests": TESTS, "critique": "Use +.", "repair": GOOD})
     )
     events = await collect(
-        Pipeline(backend, sandbox, PipelineConfig()),
+        Pipeline(backend, sandbox, PipelineConfig(critique=True)),
         user(ADD_STUB, atlas={"trace": True, "critique": False}),
     )
     assert stages(backend) == ["probe", "selftests", "repair"]
