@@ -215,8 +215,8 @@ def repair(
         )
         ask = (
             f"{shown}{what} gave these wrong results:\n{feedback_block(failures)}\n\n"
-            f"{review}Fix the code: for every failing test the function must return the expected value, "
-            f"not the value it got. {_code_ask(problem)}"
+            f"{review}Fix the code: for every failing test the function must return the "
+            f"expected value, not the value it got. {_code_ask(problem)}"
         )
         if fresh:
             ask = ask.replace("Fix the code:", "Write a new, correct solution:")

@@ -1,12 +1,14 @@
-"""PR-CoT repair: a critique of the failing code from four perspectives (logical
-consistency, completeness, hidden assumptions, alternatives), written with the real
-execution feedback in view (the failing assert, the value the code actually returned, the
-exception or traceback), then a repair that sees the code, the feedback and the critique.
+"""Repair from real execution feedback (the failing assert, the value the code actually
+returned, the exception or traceback): a repair call sees the failing code and that feedback.
 
-One critique call covers all four perspectives: on a CPU each call costs seconds, and a
-0.5B model's four separate critiques repeat each other. With ``critique = false`` the repair
-sees the code and the feedback only: the stage's ablation, one call less per attempt. A
-repair that comes back as a copy of an existing candidate (small models often return the
+With ``critique = true`` (PR-CoT) a critique of the failing code from four perspectives
+(logical consistency, completeness, hidden assumptions, alternatives) comes first and the
+repair sees it too. One critique call covers all four: on a CPU each call costs seconds, and
+a 0.5B model's four separate critiques repeat each other. Off by default: on the 0.5B model
+it cost a call per attempt and rescued no task the repair alone did not (docs/pipeline.md
+"Where the gains are").
+
+A repair that comes back as a copy of an existing candidate (small models often return the
 code they are shown) is retried once, hotter and without showing the code (only what it got
 wrong), before it counts as an attempt without result. Limits: ``max_repairs`` distinct
 repairs over ``repair_rounds`` rounds, shared by both repair stages.
@@ -69,7 +71,8 @@ def _no_feedback(st: State) -> bool:
 
 
 async def _attempt(st: State, target: Candidate, rnd: int) -> Candidate | None:
-    """Critique and repair ``target``; the new distinct candidate, tested, or None."""
+    """Repair ``target`` (after a critique, with ``critique``); the new distinct candidate,
+    tested, or None."""
     cfg = st.cfg
     fails = selftest.failures(target.report, st.tests, st.keep) if target.report else []
     analysis, errors = "", []
