@@ -38,7 +38,7 @@ def outcomes(run_dir: Path) -> tuple[dict[str, list[bool]], float]:
     for rec in read_samples(run_dir):
         per_task[rec.task_id][rec.sample] = rec.status == "ok" and rec.passed
     done = {t: [s[i] for i in range(config.n)] for t, s in per_task.items()
-            if len(s) >= config.n and all(i in s for i in range(config.n))}
+            if all(i in s for i in range(config.n))}
     return done, config.temperature
 
 
@@ -77,16 +77,11 @@ def main() -> None:
 
     g, temp = outcomes(args.greedy)
     greedy = {t: v[0] for t, v in g.items()}
-    pooled: dict[str, list[bool]] = {}
-    temps = []
-    parts = []
-    for run in args.samples:
-        s, t = outcomes(run)
-        temps.append(t)
-        parts.append(s)
+    runs = [outcomes(run) for run in args.samples]
+    parts = [part for part, _ in runs]
+    temps = [sample_temp for _, sample_temp in runs]
     common = set(greedy).intersection(*parts)
-    for t in common:
-        pooled[t] = [x for part in parts for x in part[t]]
+    pooled = {t: [x for part in parts for x in part[t]] for t in common}
     if not common:
         sys.exit("no task is finished in every run")
     n_tasks = len(common)
