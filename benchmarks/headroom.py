@@ -5,7 +5,8 @@
         --samples runs/lens/mbpp-train-t0.6 [--samples runs/lens/mbpp-train-t1.0]
 
 Reads graded bench runs of one model on one dataset (plain arms; `atlas-proxy lens collect`
-makes exactly these) and, over the tasks every run has finished, prints:
+makes exactly these; a run with several arms is named `RUN:ARM`, e.g.
+`--greedy runs/bench/humaneval-40:plain`) and, over the tasks every run has finished, prints:
   * greedy pass@1 (the single-shot baseline);
   * pass@k of the sampled answers (unbiased estimator, Chen et al. 2021);
   * the oracle: the fraction of tasks where the greedy answer *or* one of the first j samples
@@ -30,13 +31,23 @@ from proxy.bench.metrics import pass_at_k, tango_paired  # noqa: E402
 from proxy.bench.records import read_config, read_samples  # noqa: E402
 
 
-def outcomes(run_dir: Path) -> tuple[dict[str, list[bool]], float]:
-    """Pass/fail of each finished task's samples in sample order, and the run's temperature.
-    A task counts only once all its samples are recorded (runs can be cut off midway)."""
-    config = read_config(run_dir)
+def outcomes(spec: str) -> tuple[dict[str, list[bool]], float]:
+    """Pass/fail of each finished task's samples in sample order, and the run's temperature,
+    for ``RUN`` or ``RUN:ARM``. A task counts only once all its samples are recorded (runs can
+    be cut off midway). A run with several arms needs the arm named: mixing a plain arm's
+    answers with a pipeline's would measure neither."""
+    run_dir, _, arm = spec.partition(":") if not Path(spec).is_dir() else (spec, "", "")
+    config = read_config(Path(run_dir))
+    names = [a.name for a in config.arms]
+    if not arm and len(names) > 1:
+        sys.exit(f"{run_dir} has arms {names}: name one as {run_dir}:ARM")
+    arm = arm or names[0]
+    if arm not in names:
+        sys.exit(f"{run_dir} has no arm {arm!r} (it has {names})")
     per_task: dict[str, dict[int, bool]] = defaultdict(dict)
-    for rec in read_samples(run_dir):
-        per_task[rec.task_id][rec.sample] = rec.status == "ok" and rec.passed
+    for rec in read_samples(Path(run_dir)):
+        if rec.arm == arm:
+            per_task[rec.task_id][rec.sample] = rec.status == "ok" and rec.passed
     done = {t: [s[i] for i in range(config.n)] for t, s in per_task.items()
             if all(i in s for i in range(config.n))}
     return done, config.temperature
@@ -70,9 +81,9 @@ def sample_pass_at_k(samples: dict[str, list[bool]]) -> list[tuple[int, float]]:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--greedy", type=Path, required=True, help="a run at temperature 0, n=1")
-    p.add_argument("--samples", type=Path, action="append", required=True,
-                   help="sampled runs (n>=1); several are pooled in the order given")
+    p.add_argument("--greedy", required=True, help="RUN[:ARM] at temperature 0, n=1")
+    p.add_argument("--samples", action="append", required=True,
+                   help="RUN[:ARM], sampled (n>=1); several are pooled in the order given")
     args = p.parse_args()
 
     g, temp = outcomes(args.greedy)

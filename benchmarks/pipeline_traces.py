@@ -15,7 +15,11 @@ It prints, per task and in total:
   * probe: the greedy probe (the first candidate) passes, i.e. what single-shot would give;
   * Lens: in requests where the Lens broke a tie, whether the choice with the Lens passes
     and whether the choice without it (same candidates, energies ignored) would have: a
-    paired ablation on identical candidates, free of sampling noise.
+    paired ablation on identical candidates, free of sampling noise. With ``--lens CARD``,
+    traces made without a Lens get one after the fact: the candidates tied at the top (the
+    ones the pipeline hands the Lens, ``proxy/pipeline/run.py``) are embedded with the
+    model the config names and scored with those weights. Selection is the pipeline's last
+    step, so this is exactly the answer it would have given with the Lens on.
 
 Then a table of stage ablations *counterfactual on the same traces*: the pipeline's own
 selection rerun with one stage's contribution taken out (no repair: repaired candidates
@@ -92,10 +96,49 @@ def counterfactuals(
     }
 
 
-def choices(trace: dict) -> tuple[list[Candidate], int | None, int | None]:
-    """(candidates, chosen id, the id chosen had the Lens been off)."""
-    cands = [msgspec.convert(c, Candidate) for c in trace.get("candidates", [])]
-    chosen = (trace.get("selection") or {}).get("chosen")
+def top_ties(cands: list[Candidate]) -> list[Candidate]:
+    """The candidates the pipeline asks the Lens about: tied with the best on passes and
+    self-test score (the same rule as ``proxy/pipeline/run.py``); none when there is no tie."""
+    ranked = rank(cands)
+    if not ranked:
+        return []
+    top = ranked[0]
+    ties = [c for c in ranked
+            if c.code and c.passes == top.passes and round(c.score, 6) == round(top.score, 6)]
+    return ties if len(ties) > 1 else []
+
+
+class AfterTheFactLens:
+    """Energies for traces made without a Lens: embed with the configured model, score with
+    the card's weights (through the embedding cache ``lens train`` uses)."""
+
+    def __init__(self, card: Path, config: str | None) -> None:
+        from proxy.lens.store import load
+
+        self.model, _ = load(card)
+        self.config = config
+
+    async def fill(self, traces: list[list[Candidate]]) -> None:
+        from proxy.lens import cli
+
+        wanted = [c for cands in traces for c in top_ties(cands) if c.energy is None]
+        if not wanted:
+            return
+        args = argparse.Namespace(config=self.config, cache=None, batch=1)
+        vectors, _ = await cli._embed_all(args, [c.code for c in wanted])
+        for cand, energy in zip(wanted, self.model.energy(vectors)):
+            cand.energy = float(energy)
+
+
+def choices(trace: dict, cands: list[Candidate] | None = None
+            ) -> tuple[list[Candidate], int | None, int | None]:
+    """(candidates, chosen id, the id chosen had the Lens been off). Given ``cands`` with
+    energies filled after the fact, "chosen" is the pipeline's choice with those energies."""
+    if cands is None:
+        cands = [msgspec.convert(c, Candidate) for c in trace.get("candidates", [])]
+        chosen = (trace.get("selection") or {}).get("chosen")
+    else:
+        chosen = rank(cands)[0].id if cands else None
     if not any(c.energy is not None for c in cands):
         return cands, chosen, chosen
     blind = [msgspec.structs.replace(c, energy=None) for c in cands]
@@ -103,9 +146,26 @@ def choices(trace: dict) -> tuple[list[Candidate], int | None, int | None]:
     return cands, chosen, ranked[0].id if ranked else None
 
 
-async def analyse(run_dir: Path, arm: str | None) -> None:
+def _traced(run_dir: Path, arm: str | None) -> list:
+    return [rec for rec in read_samples(run_dir)
+            if isinstance(rec.atlas_trace, dict) and (not arm or rec.arm == arm)]
+
+
+async def analyse(run_dir: Path, arm: str | None,
+                  after: AfterTheFactLens | None = None) -> None:
     import sandbox as sandbox_pkg
 
+    records = _traced(run_dir, arm)
+    filled: dict[int, list[Candidate]] = {}
+    if after is not None:  # embed first: the model and the sandbox are not needed together
+        for i, rec in enumerate(records):
+            try:
+                cands = [msgspec.convert(c, Candidate) for c in rec.atlas_trace.get("candidates", [])]
+            except msgspec.ValidationError:
+                continue
+            if not any(c.energy is not None for c in cands):
+                filled[i] = cands
+        await after.fill(list(filled.values()))
     config = read_config(run_dir)
     tasks = {t.task_id: t for t in load_tasks(config.dataset, config.split)}
     box = sandbox_pkg.make_sandbox(sandbox_pkg.SandboxConfig())
@@ -115,12 +175,10 @@ async def analyse(run_dir: Path, arm: str | None) -> None:
     ablation: dict[str, list[tuple[bool, int, float]]] = {}
     try:
         print(f"{'task':<14} {'cands':>5} {'passing':>7} chosen probe lens")
-        for rec in read_samples(run_dir):
-            if not isinstance(rec.atlas_trace, dict) or (arm and rec.arm != arm):
-                continue
+        for i, rec in enumerate(records):
             spec = tasks[rec.task_id].grading
             try:
-                cands, chosen, blind = choices(rec.atlas_trace)
+                cands, chosen, blind = choices(rec.atlas_trace, filled.get(i))
             except msgspec.ValidationError as exc:
                 print(f"{rec.task_id:<14} unreadable trace ({exc}), skipped")
                 continue
@@ -133,7 +191,11 @@ async def analyse(run_dir: Path, arm: str | None) -> None:
             if "lens" in timings:  # traces from before the Lens had its own timing lack it
                 totals["lens_s"] += timings["lens"]
                 totals["lens_total_s"] += timings.get("total", 0)
-            for name, (cid, tokens, seconds) in counterfactuals(rec.atlas_trace, cands).items():
+            rows = counterfactuals(rec.atlas_trace, cands)
+            if after is not None:
+                _, tokens, seconds = rows["as answered"]
+                rows["Lens after"] = (chosen, tokens, seconds)  # + embedding, not counted
+            for name, (cid, tokens, seconds) in rows.items():
                 ablation.setdefault(name, []).append((cid in passing, tokens, seconds))
             totals["chosen"] += chosen in passing
             totals["any"] += bool(passing)
@@ -179,8 +241,12 @@ def main() -> None:
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("run", type=Path)
     ap.add_argument("--arm", help="only this arm (default: every arm with traces)")
+    ap.add_argument("--lens", type=Path, metavar="CARD",
+                    help="score tied candidates of Lens-less traces with these weights")
+    ap.add_argument("--config", help="config naming the model that embeds (default config.toml)")
     args = ap.parse_args()
-    asyncio.run(analyse(args.run, args.arm))
+    lens = AfterTheFactLens(args.lens, args.config) if args.lens else None
+    asyncio.run(analyse(args.run, args.arm, lens))
 
 
 if __name__ == "__main__":

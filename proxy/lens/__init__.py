@@ -28,10 +28,11 @@ def load_lens(
 ) -> tuple[LensScorer | None, dict[str, Any]]:
     """(scorer, status for /health). No matching or unusable weights: (None, reason).
 
-    Weights whose card carries warnings (``lens train`` writes them when the Lens misses its
-    AUC target, picks worse than the probe, or loses to a linear probe) stay off unless
-    ``allow_warnings``: a scorer that chooses worse than the pipeline's own tie-break would
-    make answers worse."""
+    Weights whose card carries warnings (``lens train`` writes them when, on validation, the
+    Lens picks a passing candidate no more often than the greedy probe, or a simpler ranking
+    orders a task's candidates better) stay off unless ``allow_warnings``: a scorer that
+    chooses worse than the pipeline's own tie-break would make answers worse. The card's
+    notes (targets missed, e.g. AUC under 0.80) do not turn it off; /health shows them."""
     fingerprint = backend.info.fingerprint
     weights_dir = Path(weights_dir)
     card_path = find_card(weights_dir, fingerprint)
@@ -66,6 +67,7 @@ def load_lens(
         "auc": heldout.get("auc", val.get("auc")),
         "auc_split": "heldout" if "auc" in heldout else "validation",
         "warnings": warnings,
+        "notes": list(card.get("notes") or []),
     }
     log.info("lens_loaded", **status)
     return LensScorer(backend=backend, model=model, card=card), status

@@ -3,7 +3,9 @@
     x = standardise(v / ||v||)                 v: the candidate's mean-pooled embedding
     E = Softplus(W3 · SiLU(W2 · SiLU(W1 · x + b1) + b2) + b3)      d -> 512 -> 128 -> 1
 
-Lower energy = more likely correct. The embedding is L2-normalised first, so vectors from
+Lower energy = more likely correct. The same code runs any depth: with no hidden layer it is
+the linear head ``E = Softplus(w · x + b)``, i.e. -log p(pass) of a logistic model, which is
+what the data we have supports best (docs/lens.md). The embedding is L2-normalised first, so vectors from
 the embedded backend (un-normalised) and from llama-server's ``/v1/embeddings`` (normalised)
 of the same GGUF give the same features; the per-dimension mean and standard deviation of
 the training set are then stored with the weights and applied at inference.
@@ -19,8 +21,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-LAYER_SIZES = (512, 128)
-PARAM_NAMES = ("W1", "b1", "W2", "b2", "W3", "b3")
+LAYER_SIZES = (512, 128)  # the notes' energy MLP; () gives the linear head
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -59,26 +60,47 @@ def init_params(dim: int, rng: np.random.Generator,
     return params
 
 
+def layer_count(params: dict[str, np.ndarray]) -> int:
+    """Weight matrices W1..Wn: n - 1 hidden SiLU layers, then the Softplus output."""
+    n = 0
+    while f"W{n + 1}" in params:
+        n += 1
+    return n
+
+
+def param_names(n_layers: int) -> tuple[str, ...]:
+    return tuple(f"{kind}{i}" for i in range(1, n_layers + 1) for kind in ("W", "b"))
+
+
+def architecture(hidden: tuple[int, ...]) -> str:
+    """The card's words for a layer layout: d->512->128->1 or, with no hidden layer, the
+    linear head d->1 (Softplus of a logistic logit: the energy is -log p(pass) under it)."""
+    acts = "".join(", SiLU" for _ in hidden)
+    return f"d->{''.join(f'{h}->' for h in hidden)}1{acts}, Softplus (energy)"
+
+
 @dataclass
 class Cache:
-    """What the backward pass needs from the forward pass."""
+    """What the backward pass needs from the forward pass: each layer's input (x first) and
+    each hidden layer's pre-activation."""
 
-    x: np.ndarray
-    h1: np.ndarray
-    a1: np.ndarray
-    h2: np.ndarray
-    a2: np.ndarray
+    inputs: list[np.ndarray]
+    pre: list[np.ndarray]
     z: np.ndarray
 
 
 def forward(params: dict[str, np.ndarray], x: np.ndarray) -> tuple[np.ndarray, Cache]:
     """Energies (n,) for standardised features x (n, d), and the cache for ``backward``."""
-    h1 = x @ params["W1"] + params["b1"]
-    a1 = silu(h1)
-    h2 = a1 @ params["W2"] + params["b2"]
-    a2 = silu(h2)
-    z = (a2 @ params["W3"] + params["b3"])[:, 0]
-    return softplus(z), Cache(x, h1, a1, h2, a2, z)
+    n = layer_count(params)
+    inputs, pre = [x], []
+    a = x
+    for i in range(1, n):
+        h = a @ params[f"W{i}"] + params[f"b{i}"]
+        a = silu(h)
+        pre.append(h)
+        inputs.append(a)
+    z = (a @ params[f"W{n}"] + params[f"b{n}"])[:, 0]
+    return softplus(z), Cache(inputs, pre, z)
 
 
 def _silu_grad(h: np.ndarray) -> np.ndarray:
@@ -89,14 +111,13 @@ def _silu_grad(h: np.ndarray) -> np.ndarray:
 def backward(params: dict[str, np.ndarray], cache: Cache,
              d_energy: np.ndarray) -> dict[str, np.ndarray]:
     """Gradients of a loss with respect to every parameter, given dLoss/dEnergy (n,)."""
-    dz = (d_energy * _sigmoid(cache.z))[:, None]  # softplus' = sigmoid
-    grads = {"W3": cache.a2.T @ dz, "b3": dz.sum(axis=0)}
-    dh2 = (dz @ params["W3"].T) * _silu_grad(cache.h2)
-    grads["W2"] = cache.a1.T @ dh2
-    grads["b2"] = dh2.sum(axis=0)
-    dh1 = (dh2 @ params["W2"].T) * _silu_grad(cache.h1)
-    grads["W1"] = cache.x.T @ dh1
-    grads["b1"] = dh1.sum(axis=0)
+    d = (d_energy * _sigmoid(cache.z))[:, None]  # softplus' = sigmoid
+    grads: dict[str, np.ndarray] = {}
+    for i in range(layer_count(params), 0, -1):
+        grads[f"W{i}"] = cache.inputs[i - 1].T @ d
+        grads[f"b{i}"] = d.sum(axis=0)
+        if i > 1:
+            d = (d @ params[f"W{i}"].T) * _silu_grad(cache.pre[i - 2])
     return grads
 
 

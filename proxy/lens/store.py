@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from proxy.lens.model import PARAM_NAMES, LensModel
+from proxy.lens.model import LensModel, layer_count, param_names
 
 CARD_FORMAT = 1
 
@@ -39,7 +39,8 @@ def save(model: LensModel, card: dict[str, Any], out_dir: Path, name: str) -> Pa
     and the embedding dim). Returns the card's path."""
     out_dir.mkdir(parents=True, exist_ok=True)
     npz = out_dir / f"{slug(name)}.npz"
-    arrays = {k: np.asarray(model.params[k], dtype=np.float32) for k in PARAM_NAMES}
+    arrays = {k: np.asarray(model.params[k], dtype=np.float32)
+              for k in param_names(layer_count(model.params))}
     arrays["mean"] = model.mean.astype(np.float32)
     arrays["std"] = model.std.astype(np.float32)
     arrays["platt"] = np.asarray(model.platt if model.platt else [], dtype=np.float64)
@@ -98,10 +99,12 @@ def load(card_path: Path) -> tuple[LensModel, dict[str, Any]]:
     if _sha256(npz) != card["weights_sha256"]:
         raise WeightsError(f"{npz}: sha256 does not match its card (weights changed or corrupt)")
     with np.load(npz, allow_pickle=False) as data:
-        missing = [k for k in (*PARAM_NAMES, "mean", "std") if k not in data]
-        if missing:
-            raise WeightsError(f"{npz}: missing arrays {missing}")
-        params = {k: data[k].astype(np.float64) for k in PARAM_NAMES}
+        n_layers = layer_count({k: None for k in data.files})
+        names = param_names(n_layers)
+        missing = [k for k in (*names, "mean", "std") if k not in data]
+        if n_layers == 0 or missing:
+            raise WeightsError(f"{npz}: missing arrays {missing or ['W1']}")
+        params = {k: data[k].astype(np.float64) for k in names}
         mean = data["mean"].astype(np.float64)
         std = data["std"].astype(np.float64)
         platt = None
@@ -112,17 +115,16 @@ def load(card_path: Path) -> tuple[LensModel, dict[str, Any]]:
     expected = card.get("embedding", {}).get("dim")
     if expected is not None and int(expected) != dim:
         raise WeightsError(f"{npz}: input dim {dim} but the card says {expected}")
+    widths = [dim] + [params[f"W{i}"].shape[1] for i in range(1, n_layers + 1)]
     shapes_ok = (
-        params["b1"].shape == (params["W1"].shape[1],)
-        and params["W2"].shape[0] == params["W1"].shape[1]
-        and params["b2"].shape == (params["W2"].shape[1],)
-        and params["W3"].shape == (params["W2"].shape[1], 1)
-        and params["b3"].shape == (1,)
+        all(params[f"W{i}"].shape == (widths[i - 1], widths[i])
+            and params[f"b{i}"].shape == (widths[i],) for i in range(1, n_layers + 1))
+        and widths[-1] == 1
         and mean.shape == (dim,)
         and std.shape == (dim,)
     )
     if not shapes_ok:
-        raise WeightsError(f"{npz}: array shapes do not form a d->h1->h2->1 MLP")
+        raise WeightsError(f"{npz}: array shapes do not form a d->...->1 network")
     if not all(np.isfinite(a).all() for a in (*params.values(), mean, std)) or (std <= 0).any():
         raise WeightsError(f"{npz}: non-finite weights or non-positive std")
     model = LensModel(params=params, mean=mean, std=std, platt=platt, normalise=normalise)

@@ -49,3 +49,17 @@ def test_the_lens_row_ignores_energies():
     b = msgspec.structs.replace(_cand(1, "approach", [True], 1.0, True), energy=1.0)
     rows = pipeline_traces.counterfactuals({"selection": {"chosen": 1}}, [a, b])
     assert rows["as answered"][0] == 1 and rows["no Lens"][0] == 0
+
+
+def test_after_the_fact_lens_scores_only_the_top_ties_and_picks_by_energy():
+    cands = [
+        _cand(0, "probe", [True, False], 0.5, False),
+        _cand(1, "approach", [True, True], 1.0, True),
+        _cand(2, "approach", [True, True], 1.0, True),
+        _cand(3, "approach", [False, False], 0.0, False),
+    ]
+    assert [c.id for c in pipeline_traces.top_ties(cands)] == [1, 2]
+    assert pipeline_traces.top_ties(cands[:2]) == []  # one best: the Lens is not asked
+    cands[1].energy, cands[2].energy = 3.0, 1.0  # what AfterTheFactLens.fill would set
+    _, chosen, blind = pipeline_traces.choices({"selection": {"chosen": 1}}, cands)
+    assert chosen == 2 and blind == 1  # lower energy wins; without it, creation order

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from proxy.lens.model import LensModel, backward, fit_platt, forward, init_params
 from proxy.lens.train import TrainConfig, loss_and_grad
 
 
-def _setup(seed: int = 0):
+def _setup(seed: int = 0, hidden: tuple[int, ...] = (5, 4)):
     rng = np.random.default_rng(seed)
-    params = init_params(6, rng, hidden=(5, 4))
+    params = init_params(6, rng, hidden=hidden)
     x = rng.normal(size=(9, 6))
     passed = np.array([1, 0, 0, 1, 1, 0, 1, 0, 0], dtype=bool)
     # Three tasks; the last has no failing candidate (MSE only, no pairs).
@@ -25,8 +26,10 @@ def _total_loss(params, x, passed, task_rows, cfg) -> float:
     return loss
 
 
-def test_backward_matches_finite_differences() -> None:
-    params, x, passed, task_rows = _setup()
+@pytest.mark.parametrize("hidden", [(5, 4), (3,), ()])  # the MLP, one layer, the linear head
+def test_backward_matches_finite_differences(hidden) -> None:
+    params, x, passed, task_rows = _setup(hidden=hidden)
+    assert sorted(params) == sorted(f"{k}{i}" for i in range(1, len(hidden) + 2) for k in "Wb")
     cfg = TrainConfig(rank_weight=1.0, mse_weight=0.7)
     energies, cache = forward(params, x)
     _, d_energy, _ = loss_and_grad(energies, passed, task_rows, (0.8, 1.3), cfg)
