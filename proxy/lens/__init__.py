@@ -30,7 +30,8 @@ def load_lens(
 
     Weights whose card carries warnings (``lens train`` writes them when, on validation, the
     Lens picks a passing candidate no more often than the greedy probe, or a simpler ranking
-    orders a task's candidates better) stay off unless ``allow_warnings``: a scorer that
+    orders a task's candidates better; ``lens eval --update-card`` when it picks no better
+    than the probe on held-out pools) stay off unless ``allow_warnings``: a scorer that
     chooses worse than the pipeline's own tie-break would make answers worse. The card's
     notes (targets missed, e.g. AUC under 0.80) do not turn it off; /health shows them."""
     fingerprint = backend.info.fingerprint

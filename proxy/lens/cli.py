@@ -76,6 +76,7 @@ COLLECT_PLANS = {
                     [Run("humaneval", None, 0.8, 3, 16)], heldout_seed_offset=1),
 }
 HELDOUT_MAX_TOKENS = 512  # HumanEval answers run longer than MBPP's
+HELDOUT = "on held-out"  # how the card's held-out warnings begin
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -395,6 +396,19 @@ def _verdict(m: dict[str, Any], baselines: dict[str, Any]) -> tuple[list[str], l
     return warnings, notes
 
 
+def with_heldout_verdict(warnings: list[str], heldout: dict[str, Any]) -> list[str]:
+    """The card's warnings after ``lens eval --update-card``: any earlier held-out warning
+    replaced by this evaluation's. Validation chose the stopping epoch (and whatever settings
+    were tried on it), so the held-out pools get a veto: weights that beat the greedy probe
+    only on validation stay off."""
+    out = [w for w in warnings if not w.startswith(HELDOUT)]
+    probe = heldout.get("selection_vs_probe") or {}
+    if probe.get("lens_mixed") is not None and probe["lens_mixed"] <= probe["probe_mixed"]:
+        out.append(f"{HELDOUT} pools the Lens picks a passing candidate no more often than the "
+                   f"greedy probe ({probe['lens_mixed']:.3f} vs {probe['probe_mixed']:.3f})")
+    return out
+
+
 # --- eval ------------------------------------------------------------------------------------
 
 
@@ -435,6 +449,9 @@ def _eval(args: argparse.Namespace, argv: list[str]) -> int:
             print("not updating the card: the data is not held out", file=sys.stderr)
             return 1
         card.setdefault("metrics", {})["heldout"] = _round(result)
+        card["warnings"] = with_heldout_verdict(card.get("warnings") or [], result)
+        for warning in card["warnings"]:
+            print(f"warning: {warning}", file=sys.stderr)
         args.weights.write_text(json.dumps(card, indent=2) + "\n")
         print(f"updated {args.weights}", file=sys.stderr)
     return 0

@@ -3,12 +3,13 @@
     x = standardise(v / ||v||)                 v: the candidate's mean-pooled embedding
     E = Softplus(W3 · SiLU(W2 · SiLU(W1 · x + b1) + b2) + b3)      d -> 512 -> 128 -> 1
 
-Lower energy = more likely correct. The same code runs any depth: with no hidden layer it is
-the linear head ``E = Softplus(w · x + b)``, i.e. -log p(pass) of a logistic model, which is
-what the data we have supports best (docs/lens.md). The embedding is L2-normalised first, so vectors from
-the embedded backend (un-normalised) and from llama-server's ``/v1/embeddings`` (normalised)
-of the same GGUF give the same features; the per-dimension mean and standard deviation of
-the training set are then stored with the weights and applied at inference.
+Lower energy = more likely correct. The same code runs any depth; with no hidden layer it is
+the linear head ``E = Softplus(w · x + b)``, which generalises better than the MLP on the
+hundreds of candidates we have labelled (docs/lens.md). The embedding is L2-normalised
+first, so vectors from the embedded backend (un-normalised) and from llama-server's
+``/v1/embeddings`` (normalised) of the same GGUF give the same features; the per-dimension
+mean and standard deviation of the training set are then stored with the weights and
+applied at inference.
 
 A calibrated probability is one more, optional head: ``p(pass) = sigmoid(a - c * E)``
 (Platt scaling, fitted on the validation split). It is monotone in E, so it never changes a
@@ -73,8 +74,7 @@ def param_names(n_layers: int) -> tuple[str, ...]:
 
 
 def architecture(hidden: tuple[int, ...]) -> str:
-    """The card's words for a layer layout: d->512->128->1 or, with no hidden layer, the
-    linear head d->1 (Softplus of a logistic logit: the energy is -log p(pass) under it)."""
+    """The card's words for a layer layout: d->512->128->1, or d->1 for the linear head."""
     acts = "".join(", SiLU" for _ in hidden)
     return f"d->{''.join(f'{h}->' for h in hidden)}1{acts}, Softplus (energy)"
 

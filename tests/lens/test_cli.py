@@ -127,6 +127,15 @@ def test_verdict_blocks_only_on_worse_choices() -> None:
     assert any("code length" in w for w in cli._verdict(good, length_ranks_better)[0])
 
 
+def test_heldout_pools_can_veto_weights_that_passed_validation() -> None:
+    worse = {"selection_vs_probe": {"lens_mixed": 0.478, "probe_mixed": 0.556}}
+    better = {"selection_vs_probe": {"lens_mixed": 0.613, "probe_mixed": 0.556}}
+    vetoed = cli.with_heldout_verdict(["from validation"], worse)
+    assert vetoed[0] == "from validation" and vetoed[1].startswith("on held-out pools")
+    assert cli.with_heldout_verdict(vetoed, better) == ["from validation"]  # re-evaluated
+    assert cli.with_heldout_verdict([], {}) == []  # no greedy probe held out: no verdict
+
+
 def test_hidden_sizes_parse() -> None:
     assert cli._hidden("512,128") == (512, 128) and cli._hidden("none") == ()
     with pytest.raises(Exception, match="positive"):
