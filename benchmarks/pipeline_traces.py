@@ -134,11 +134,11 @@ def choices(trace: dict, cands: list[Candidate] | None = None
             ) -> tuple[list[Candidate], int | None, int | None]:
     """(candidates, chosen id, the id chosen had the Lens been off). Given ``cands`` with
     energies filled after the fact, "chosen" is the pipeline's choice with those energies."""
+    chosen = (trace.get("selection") or {}).get("chosen")
     if cands is None:
         cands = [msgspec.convert(c, Candidate) for c in trace.get("candidates", [])]
-        chosen = (trace.get("selection") or {}).get("chosen")
-    else:
-        chosen = rank(cands)[0].id if cands else None
+    elif any(c.energy is not None for c in cands):
+        chosen = rank(cands)[0].id
     if not any(c.energy is not None for c in cands):
         return cands, chosen, chosen
     blind = [msgspec.structs.replace(c, energy=None) for c in cands]
