@@ -45,6 +45,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from proxy.bench.datasets import load_tasks  # noqa: E402
 from proxy.bench.grading import grade  # noqa: E402
 from proxy.bench.records import read_config, read_samples  # noqa: E402
+from proxy.pipeline import select  # noqa: E402
 from proxy.pipeline.candidate import Candidate  # noqa: E402
 from proxy.pipeline.select import rank  # noqa: E402
 from proxy.pipeline.selftest import score as selftest_score  # noqa: E402
@@ -97,14 +98,8 @@ def counterfactuals(
 
 
 def top_ties(cands: list[Candidate]) -> list[Candidate]:
-    """The candidates the pipeline asks the Lens about: tied with the best on passes and
-    self-test score (the same rule as ``proxy/pipeline/run.py``); none when there is no tie."""
-    ranked = rank(cands)
-    if not ranked:
-        return []
-    top = ranked[0]
-    ties = [c for c in ranked
-            if c.code and c.passes == top.passes and round(c.score, 6) == round(top.score, 6)]
+    """The candidates the pipeline asks the Lens about (its own rule); none without a tie."""
+    ties = select.top_ties(rank(cands))
     return ties if len(ties) > 1 else []
 
 

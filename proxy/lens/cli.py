@@ -379,11 +379,7 @@ def _verdict(m: dict[str, Any], baselines: dict[str, Any]) -> tuple[list[str], l
     if auc is None or auc < 0.8:
         notes.append(f"validation AUC {auc if auc is None else round(auc, 3)} is below "
                      "the 0.80 target")
-    probe = m.get("selection_vs_probe") or {}
-    if probe.get("lens_mixed") is not None and probe["lens_mixed"] <= probe["probe_mixed"]:
-        warnings.append(f"on validation pools the Lens picks a passing candidate no more often "
-                        f"than the greedy probe ({probe['lens_mixed']:.3f} vs "
-                        f"{probe['probe_mixed']:.3f})")
+    warnings += _loses_to_probe("on validation", m.get("selection_vs_probe") or {})
     for name, key in (("a linear probe", "logistic_probe"), ("code length", "code_length")):
         rival = baselines.get(f"{key}_validation_within_task_auc")
         if rival is not None and within is not None and rival > within + 0.02:
@@ -401,12 +397,17 @@ def with_heldout_verdict(warnings: list[str], heldout: dict[str, Any]) -> list[s
     replaced by this evaluation's. Validation chose the stopping epoch (and whatever settings
     were tried on it), so the held-out pools get a veto: weights that beat the greedy probe
     only on validation stay off."""
-    out = [w for w in warnings if not w.startswith(HELDOUT)]
-    probe = heldout.get("selection_vs_probe") or {}
-    if probe.get("lens_mixed") is not None and probe["lens_mixed"] <= probe["probe_mixed"]:
-        out.append(f"{HELDOUT} pools the Lens picks a passing candidate no more often than the "
-                   f"greedy probe ({probe['lens_mixed']:.3f} vs {probe['probe_mixed']:.3f})")
-    return out
+    kept = [w for w in warnings if not w.startswith(HELDOUT)]
+    return kept + _loses_to_probe(HELDOUT, heldout.get("selection_vs_probe") or {})
+
+
+def _loses_to_probe(where: str, pools: dict[str, Any]) -> list[str]:
+    """The warning, if on these probe pools (``metrics.selection_vs_probe``) the Lens picks a
+    passing candidate no more often than the pipeline's own tie-break, the greedy probe."""
+    if pools.get("lens_mixed") is None or pools["lens_mixed"] > pools["probe_mixed"]:
+        return []
+    return [f"{where} pools the Lens picks a passing candidate no more often than the greedy "
+            f"probe ({pools['lens_mixed']:.3f} vs {pools['probe_mixed']:.3f})"]
 
 
 # --- eval ------------------------------------------------------------------------------------

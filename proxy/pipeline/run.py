@@ -27,7 +27,7 @@ from proxy.pipeline.config import PipelineConfig
 from proxy.pipeline.generate import Generator
 from proxy.pipeline.problem import Problem
 from proxy.pipeline.repair import stage_first_repair, stage_repair
-from proxy.pipeline.select import Scorer, lens_energies, rank
+from proxy.pipeline.select import Scorer, lens_energies, rank, top_ties
 from proxy.pipeline.stages import stage_candidates, stage_probe, stage_selftests
 from proxy.pipeline.state import State
 from proxy.pipeline.trace import TraceRecorder, append_jsonl
@@ -115,11 +115,7 @@ async def orchestrate(
     top = ranked[0] if ranked else None
     lens_note = None
     if top and st.cfg.lens:
-        ties = [
-            c
-            for c in ranked
-            if c.code and c.passes == top.passes and round(c.score, 6) == round(top.score, 6)
-        ]
+        ties = top_ties(ranked)
         if len(ties) > 1 and budget.remaining_s() <= 0:
             lens_note = "no wall time left for the Lens"
         elif len(ties) > 1:

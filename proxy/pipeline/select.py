@@ -59,6 +59,16 @@ def rank(candidates: list[Candidate]) -> list[Candidate]:
     return sorted(candidates, key=key)
 
 
+def top_ties(ranked: list[Candidate]) -> list[Candidate]:
+    """Of candidates ranked by ``rank``, those with code tied with the best on passes and
+    self-test score: what the Lens is asked to order (two or more), best first."""
+    if not ranked:
+        return []
+    top = ranked[0]
+    return [c for c in ranked
+            if c.code and c.passes == top.passes and round(c.score, 6) == round(top.score, 6)]
+
+
 def best(candidates: list[Candidate]) -> Candidate | None:
     ranked = rank(candidates)
     return ranked[0] if ranked else None
