@@ -155,7 +155,8 @@ async def analyse(run_dir: Path, arm: str | None,
     if after is not None:  # embed first: the model and the sandbox are not needed together
         for i, rec in enumerate(records):
             try:
-                cands = [msgspec.convert(c, Candidate) for c in rec.atlas_trace.get("candidates", [])]
+                cands = [msgspec.convert(c, Candidate)
+                         for c in rec.atlas_trace.get("candidates", [])]
             except msgspec.ValidationError:
                 continue
             if not any(c.energy is not None for c in cands):

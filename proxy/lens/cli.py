@@ -70,8 +70,10 @@ COLLECT_PLANS = {
                   for temp, n in ((0.0, 1), (0.6, 3), (1.0, 3))]),
     # What produced the weights in lens_weights/: ~1,000 candidates, ~70 min of generation
     # (the greedy train run is the first run of "full").
-    "shipped": Plan(400, [Run("mbpp", "validation", 0.0, 1, 60), Run("mbpp", "prompt", 0.8, 4, None),
-                          Run("mbpp", "train", 0.8, 4, 90), Run("mbpp", "validation", 0.8, 3, 60),
+    "shipped": Plan(400, [Run("mbpp", "validation", 0.0, 1, 60),
+                          Run("mbpp", "prompt", 0.8, 4, None),
+                          Run("mbpp", "train", 0.8, 4, 90),
+                          Run("mbpp", "validation", 0.8, 3, 60),
                           Run("mbpp", "train", 0.0, 1, None, max_tokens=512)],
                     [Run("humaneval", None, 0.8, 3, 16)], heldout_seed_offset=1),
 }
