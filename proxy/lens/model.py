@@ -18,6 +18,7 @@ ranking; it turns an energy into a number a threshold can be put on.
 
 from __future__ import annotations
 
+from collections.abc import Container
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -61,10 +62,11 @@ def init_params(dim: int, rng: np.random.Generator,
     return params
 
 
-def layer_count(params: dict[str, np.ndarray]) -> int:
-    """Weight matrices W1..Wn: n - 1 hidden SiLU layers, then the Softplus output."""
+def layer_count(names: Container[str]) -> int:
+    """Weight matrices W1..Wn among ``names`` (a params dict, an npz's files): n - 1 hidden
+    SiLU layers, then the Softplus output."""
     n = 0
-    while f"W{n + 1}" in params:
+    while f"W{n + 1}" in names:
         n += 1
     return n
 

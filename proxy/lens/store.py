@@ -99,7 +99,7 @@ def load(card_path: Path) -> tuple[LensModel, dict[str, Any]]:
     if _sha256(npz) != card["weights_sha256"]:
         raise WeightsError(f"{npz}: sha256 does not match its card (weights changed or corrupt)")
     with np.load(npz, allow_pickle=False) as data:
-        n_layers = layer_count({k: None for k in data.files})
+        n_layers = layer_count(data.files)
         names = param_names(n_layers)
         missing = [k for k in (*names, "mean", "std") if k not in data]
         if n_layers == 0 or missing:
