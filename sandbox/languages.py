@@ -45,16 +45,17 @@ class Language:
         raise NotImplementedError
 
 
-def _test_names(req: ExecRequest) -> list[str]:
+def _wrapped_tests(req: ExecRequest, with_tests: bool) -> tuple[list[str], list[str]]:
+    """(names, bodies) of the tests an exec harness wraps, in report order: each test line,
+    then the test file. Both empty when the run has no tests (the code runs bare)."""
+    if not with_tests or not (req.tests or req.test_file is not None):
+        return [], []
     names = [t.strip()[:200] for t in req.tests]
+    bodies = list(req.tests)
     if req.test_file is not None:
         names.append("test_file")
-    return names
-
-
-def _test_bodies(req: ExecRequest) -> list[str]:
-    """The test sources in the order of ``_test_names``: each line, then the test file."""
-    return list(req.tests) + ([req.test_file] if req.test_file is not None else [])
+        bodies.append(req.test_file)
+    return names, bodies
 
 
 class Python(Language):
@@ -68,10 +69,8 @@ class Python(Language):
 class JavaScript(Language):
     def steps(self, req, with_tests, cfg_compile_mb, memory_mb):
         src = req.code
-        names: list[str] = []
-        if with_tests and (req.tests or req.test_file is not None):
-            names = _test_names(req)
-            bodies = _test_bodies(req)
+        names, bodies = _wrapped_tests(req, with_tests)
+        if bodies:
             # Direct eval inside try: a test that throws, or does not even parse, fails
             # alone; it still sees the candidate's top-level bindings.
             parts = [
@@ -97,10 +96,8 @@ class JavaScript(Language):
 class Bash(Language):
     def steps(self, req, with_tests, cfg_compile_mb, memory_mb):
         src = req.code
-        names: list[str] = []
-        if with_tests and (req.tests or req.test_file is not None):
-            names = _test_names(req)
-            bodies = _test_bodies(req)
+        names, bodies = _wrapped_tests(req, with_tests)
+        if bodies:
             lines = ["", "set +e", "printf '%%s\\n' %s >&3" % shlex.quote(json.dumps({"t": "plan", "names": names}))]
             for i, body in enumerate(bodies):
                 ok = shlex.quote(json.dumps({"t": "test", "i": i, "ok": True}))
@@ -113,7 +110,12 @@ class Bash(Language):
         return [Step("exec", argv=["bash", "main.sh"], files={"main.sh": src}, test_names=names)]
 
 
+# Headers a test may need that the candidate need not have included (a test comparing
+# against a std::vector, asserting with assert): prepended only when tests are wrapped.
 _C_PRELUDE = "#include <assert.h>\n#include <stdio.h>\n#include <stdlib.h>\n#include <string.h>\n"
+_CPP_PRELUDE = "".join(f"#include <{h}>\n" for h in (
+    "cassert", "cstdio", "cstdlib", "cstring", "cmath", "string", "vector", "map", "set",
+    "algorithm", "utility", "iostream"))
 _C_HARNESS = r"""
 #include <unistd.h>
 #include <sys/wait.h>
@@ -148,21 +150,19 @@ int main(void) {
 
 
 class CFamily(Language):
-    def __init__(self, name, binaries, aliases, ext, compiler, std):
+    def __init__(self, name, binaries, aliases, ext, compiler, std, prelude):
         super().__init__(name, binaries, aliases, ("std::bad_alloc", "Cannot allocate memory", "out of memory"))
-        self.ext, self.compiler, self.std = ext, compiler, std
+        self.ext, self.compiler, self.std, self.prelude = ext, compiler, std, prelude
 
     def steps(self, req, with_tests, cfg_compile_mb, memory_mb):
         src = req.code
-        names: list[str] = []
-        if with_tests and (req.tests or req.test_file is not None):
+        names, bodies = _wrapped_tests(req, with_tests)
+        if bodies:
             # Tests are statements (e.g. ``assert(add(1,2)==3);``); the code must not define
             # main: the generated main runs each test in a forked child.
-            names = _test_names(req)
-            bodies = _test_bodies(req)
             funcs = "\n".join(f"static void __atlas_t{i}(void) {{\n{b}\n;}}" for i, b in enumerate(bodies))
             table = ", ".join(f"__atlas_t{i}" for i in range(len(bodies)))
-            src = _C_PRELUDE + req.code + "\n" + _C_HARNESS % {"funcs": funcs, "table": table}
+            src = self.prelude + req.code + "\n" + _C_HARNESS % {"funcs": funcs, "table": table}
         main = "main" + self.ext
         cc = [self.compiler, "-std=" + self.std, "-O2", "-pipe", "-o", "main", main]
         if self.name == "c":
@@ -181,10 +181,8 @@ def _perl_str(text: str) -> str:
 class Perl(Language):
     def steps(self, req, with_tests, cfg_compile_mb, memory_mb):
         src = req.code
-        names: list[str] = []
-        if with_tests and (req.tests or req.test_file is not None):
-            names = _test_names(req)
-            bodies = _test_bodies(req)
+        names, bodies = _wrapped_tests(req, with_tests)
+        if bodies:
             lines = ["", "{ no strict; no warnings; open(my $__atlas_fh, '>&=', 3); $__atlas_fh->autoflush(1);",
                      "print $__atlas_fh %s;" % _perl_str(json.dumps({"t": "plan", "names": names}) + "\n")]
             for i, body in enumerate(bodies):
@@ -203,8 +201,8 @@ ALL: list[Language] = [
                ("heap out of memory", "Allocation failed", "Cannot allocate memory",
                 "RangeError: Array buffer allocation failed")),
     Bash("bash", ("bash",), ("sh", "shell"), ("Cannot allocate memory", "xmalloc")),
-    CFamily("c", ("gcc",), (), ".c", "gcc", "gnu17"),
-    CFamily("cpp", ("g++",), ("c++", "cxx"), ".cpp", "g++", "gnu++17"),
+    CFamily("c", ("gcc",), (), ".c", "gcc", "gnu17", _C_PRELUDE),
+    CFamily("cpp", ("g++",), ("c++", "cxx"), ".cpp", "g++", "gnu++17", _CPP_PRELUDE),
     Perl("perl", ("perl",), ("pl",), ("Out of memory",)),
 ]
 

@@ -100,6 +100,11 @@ async def test_cpp(sb):
     code = "#include <string>\nstd::string twice(const std::string &s) { return s + s; }"
     r = await sb.run(ExecRequest(language="cpp", code=code, tests=['assert(twice("ab") == "abab");']))
     assert r.status == Status.PASSED and r.tests_run == 1
+    # The test needs <vector>, the candidate did not include it: the prelude supplies it.
+    code = "int total(const int *xs, int n) { int s = 0; for (int i = 0; i < n; i++) s += xs[i]; return s; }"
+    r = await sb.run(ExecRequest(language="cpp", code=code,
+                                 tests=["std::vector<int> v{1, 2, 3}; assert(total(v.data(), 3) == 6);"]))
+    assert r.status == Status.PASSED and r.tests_run == 1
     r = await sb.run(ExecRequest(language="cpp", code="#include <vector>\nint main() {"
                                  " std::vector<long> v; for (;;) v.resize(v.size() * 2 + 1024); }", timeout_s=20))
     assert r.status == Status.MEMORY_LIMIT
