@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import shlex
+import signal
 import sys
 from pathlib import Path
 
@@ -70,6 +71,11 @@ def main(argv: list[str]) -> int:
     args.log_dir.mkdir(parents=True, exist_ok=True)
     log = args.log_dir / f"optillm-{args.port}.log"
     proc = peers.start(exe, upstream, args.port, log)
+    # optillm runs in its own session (a Ctrl-C in this terminal does not reach it), so every
+    # way this wrapper ends must pass through the finally below: SIGTERM, and SIGINT even
+    # where the shell started us with it ignored (a background job of a script).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         peers.wait_ready(proc, f"http://127.0.0.1:{args.port}")
         bench_argv = ["run", *[x for a in arms for x in ("--arm", a)], *rest,
