@@ -55,6 +55,9 @@ class PipelineConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, f
     repair_probe_first: bool = True
     repair_rounds: int = 2
     max_repairs: int = 3
+    # When nothing passes after the k candidates and their repairs: this many more approach
+    # candidates (new hints), stopping once one passes. 0 = off. Spends only on hard tasks.
+    more_candidates: int = 0
     budget_forcing: bool = True
     thinking_budget: ThinkingLevel = "auto"
     temperature_probe: float = 0.0
@@ -99,6 +102,8 @@ def _check(cfg: PipelineConfig) -> PipelineConfig:
     bad = []
     if cfg.k < 1 or cfg.k > 16:
         bad.append(("k", "between 1 and 16"))
+    if cfg.more_candidates < 0 or cfg.more_candidates > 16:
+        bad.append(("more_candidates", "between 0 and 16"))
     if not 0.0 <= cfg.pass_threshold <= 1.0:
         bad.append(("pass_threshold", "between 0 and 1"))
     if not 0.0 <= cfg.example_weight <= 1.0:

@@ -2,11 +2,12 @@
 result into events (progress as ``Reasoning``, the answer as ``Content``, ``Usage``,
 ``Trace``).
 
-Control flow: probe -> self-tests -> first repair -> candidates (PlanSearch + hints) -> repair,
-each stage switchable, each skipped once a candidate passes (early exit). The wall budget
-wraps all of it; when it or the token budget runs out, selection runs on what exists. The
-work runs in one task feeding a queue; closing the event iterator (client gone) cancels that
-task, which cancels every backend call and sandbox run under it.
+Control flow: probe -> self-tests -> first repair -> candidates (PlanSearch + hints) -> repair
+-> more candidates (a second wave, off by default), each stage switchable, each skipped once
+a candidate passes (early exit). The wall budget wraps all of it; when it or the token budget
+runs out, selection runs on what exists. The work runs in one task feeding a queue; closing
+the event iterator (client gone) cancels that task, which cancels every backend call and
+sandbox run under it.
 """
 
 from __future__ import annotations
@@ -28,7 +29,12 @@ from proxy.pipeline.generate import Generator
 from proxy.pipeline.problem import Problem
 from proxy.pipeline.repair import stage_first_repair, stage_repair
 from proxy.pipeline.select import Scorer, lens_energies, rank, top_ties
-from proxy.pipeline.stages import stage_candidates, stage_probe, stage_selftests
+from proxy.pipeline.stages import (
+    stage_candidates,
+    stage_more_candidates,
+    stage_probe,
+    stage_selftests,
+)
 from proxy.pipeline.state import State
 from proxy.pipeline.trace import TraceRecorder, append_jsonl
 from sandbox.types import Sandbox
@@ -61,6 +67,7 @@ STAGES: tuple[Stage, ...] = (
     ),
     Stage("candidates", lambda c: c.k > (1 if c.probe else 0), stage_candidates),
     Stage("repair", _repairs, stage_repair),
+    Stage("more_candidates", lambda c: c.more_candidates > 0, stage_more_candidates),
 )
 
 

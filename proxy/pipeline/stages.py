@@ -88,7 +88,34 @@ async def stage_candidates(st: State) -> None:
         )
         st.emit(f"plans: {len(plan_list)} approaches\n")
     hints = diversity.hints(want) if cfg.diversity else [""] * want
-    total = cfg.k
+    await _generate_and_test(st, hints, plan_list, notes, total=cfg.k)
+    st.pool_done = True
+    st.refilter()
+
+
+async def stage_more_candidates(st: State) -> None:
+    """A second wave for the tasks where nothing passed: more approach candidates, with the
+    hints the first wave did not use, a batch at a time, stopping at the first batch that
+    holds a passing one. Tasks the probe solves never get here, so the extra cost lands only
+    where the first k (and their repairs) all failed."""
+    cfg = st.cfg
+    used = sum(1 for c in st.candidates if c.origin == "approach")
+    more = cfg.more_candidates
+    hints = diversity.hints(used + more)[used:] if cfg.diversity else [""] * more
+    st.emit(f"nothing passes yet: {more} more approaches\n")
+    batch = max(1, st.generate.info.concurrency)
+    for start in range(0, more, batch):
+        await _generate_and_test(st, hints[start : start + batch], [], "", total=None)
+        st.refilter()
+        if st.passing():
+            break
+
+
+async def _generate_and_test(
+    st: State, hints: list[str], plan_list: list[str], notes: str, total: int | None
+) -> None:
+    """One candidate per hint (or plan), each tested as soon as it exists."""
+    cfg, problem = st.cfg, st.problem
 
     async def tested(cand: Candidate) -> None:
         await st.test(cand)
@@ -118,7 +145,5 @@ async def stage_candidates(st: State) -> None:
     # Generations are all started at once; the Generator's gate lets through as many as
     # the backend runs well together (one for the embedded model), in creation order.
     async with asyncio.TaskGroup() as group:
-        for i in range(want):
+        for i in range(len(hints)):
             group.create_task(one(i, group))
-    st.pool_done = True
-    st.refilter()

@@ -432,3 +432,30 @@ async def test_wall_budget_mid_probe_keeps_the_code_streamed_so_far(sandbox):
     assert t["candidates"][0]["finish"] == "budget"
     assert any("wall-time budget" in d for d in t["degraded"])
     assert t["tokens"]["completion"] > 0  # the cut call's tokens are estimated, not lost
+
+
+async def test_more_candidates_only_when_nothing_passes_and_stop_at_the_first_pass(sandbox):
+    from proxy.pipeline.prompts import APPROACHES
+
+    # k = 3: the probe and two approach candidates fail; the second wave's second passes,
+    # so its third and fourth are never generated.
+    backend = fake(by_stage({"probe": BAD, "selftests": TESTS, "candidate": [BAD, BAD, BAD, GOOD]}))
+    cfg = PipelineConfig(k=3, repair=False, more_candidates=4)
+    events = await collect(Pipeline(backend, sandbox, cfg), user(ADD_STUB, atlas=TRACE))
+    assert stages(backend) == ["probe", "selftests"] + ["candidate"] * 4
+    assert "return a + b" in answer(events)
+    # The second wave uses the hints the first did not.
+    prompts = [r.messages[-1].text() for r in backend.calls if stage_of(r) == "candidate"]
+    assert [APPROACHES[i][:40] in p for i, p in enumerate(prompts)] == [True] * 4
+    assert "more_candidates" in trace(events)["timings"]
+    assert any("4 more approaches" in e.text for e in events if isinstance(e, Reasoning))
+
+    # A task the probe solves never pays for it.
+    backend = fake(by_stage({"probe": GOOD}))
+    await collect(Pipeline(backend, sandbox, cfg), user(ADD_STUB))
+    assert stages(backend) == ["probe"]
+
+    with pytest.raises(InvalidRequest):
+        Pipeline(fake([]), sandbox, PipelineConfig()).run(
+            user(ADD_STUB, atlas={"more_candidates": 99}), request_id="x"
+        )
