@@ -23,8 +23,9 @@ It prints, per task and in total:
 
 Then a table of stage ablations *counterfactual on the same traces*: the pipeline's own
 selection rerun with one stage's contribution taken out (no repair: repaired candidates
-dropped; no self-tests: candidates scored on the prompt's examples alone; no Lens: energies
-ignored; probe only: the greedy probe), with the tokens and seconds the request would have
+dropped; no second wave: the ``more_candidates`` ones dropped; no self-tests: candidates
+scored on the prompt's examples alone; no Lens: energies ignored; probe only: the greedy
+probe), with the tokens and seconds the request would have
 spent without that stage. Paired and free of sampling noise, but a lower bound where the
 stage changed the pipeline's course (e.g. a repair that passed stopped it before more
 candidates were drawn): stages that change what is *generated* (PlanSearch, the early-exit
@@ -82,6 +83,11 @@ def counterfactuals(
             choose([c for c in cands if c.origin != "repair"]),
             total_t - tok.get("repair", 0),
             total_s - secs.get("repair", 0) - secs.get("first_repair", 0),
+        ),
+        "no second wave": (
+            choose([c for c in cands if c.origin != "more"]),
+            total_t - tok.get("more_candidates", 0),
+            total_s - secs.get("more_candidates", 0),
         ),
         "no self-tests": (
             # Energies dropped too: the Lens scored the ties under self-tests, not these.

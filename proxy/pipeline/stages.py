@@ -88,7 +88,7 @@ async def stage_candidates(st: State) -> None:
         )
         st.emit(f"plans: {len(plan_list)} approaches\n")
     hints = diversity.hints(want) if cfg.diversity else [""] * want
-    await _generate_and_test(st, hints, plan_list, notes, total=cfg.k)
+    await _generate_and_test(st, hints, plan_list, notes, total=cfg.k, stage="candidates")
     st.pool_done = True
     st.refilter()
 
@@ -105,16 +105,19 @@ async def stage_more_candidates(st: State) -> None:
     st.emit(f"nothing passes yet: {more} more approaches\n")
     batch = max(1, st.generate.info.concurrency)
     for start in range(0, more, batch):
-        await _generate_and_test(st, hints[start : start + batch], [], "", total=None)
+        await _generate_and_test(
+            st, hints[start : start + batch], [], "", total=None, stage="more_candidates"
+        )
         st.refilter()
         if st.passing():
             break
 
 
 async def _generate_and_test(
-    st: State, hints: list[str], plan_list: list[str], notes: str, total: int | None
+    st: State, hints: list[str], plan_list: list[str], notes: str, total: int | None, stage: str
 ) -> None:
-    """One candidate per hint (or plan), each tested as soon as it exists."""
+    """One candidate per hint (or plan), each tested as soon as it exists. Second-wave
+    candidates get origin "more" and their own token stage, so ablations can leave them out."""
     cfg, problem = st.cfg, st.problem
 
     async def tested(cand: Candidate) -> None:
@@ -135,9 +138,10 @@ async def _generate_and_test(
             problem, st.generate.chat, hint=hint, plan=plan, notes=notes if plan else ""
         )
         gen = await st.generate(
-            prompt, stage="candidates", temperature=temperature, max_tokens=cfg.max_tokens
+            prompt, stage=stage, temperature=temperature, max_tokens=cfg.max_tokens
         )
-        cand = await _new_candidate(st, "plan" if plan else "approach", gen, plan or hint)
+        origin = "plan" if plan else "more" if stage == "more_candidates" else "approach"
+        cand = await _new_candidate(st, origin, gen, plan or hint)
         # Test while the next candidate generates (sandbox work overlaps generation).
         group.create_task(tested(cand))
 

@@ -42,6 +42,23 @@ def test_each_row_removes_one_stage():
     assert rows["probe only"] == (0, 15, 1.0)
     # On the prompt's example alone the probe and the repair both pass; creation order.
     assert rows["no self-tests"][0] == 0 and rows["no self-tests"][1] == 165
+    assert rows["no second wave"] == (2, 195, 15.0)  # there was none
+
+
+def test_the_second_wave_row_drops_its_candidates_and_their_cost():
+    cands = [
+        _cand(0, "probe", [False], 0.0, False),
+        _cand(1, "approach", [True, False], 0.4, False),
+        _cand(2, "more", [True, True], 1.0, True),
+    ]
+    trace = {
+        "selection": {"chosen": 2},
+        "tokens": {"stages": {"probe": {"prompt_tokens": 10, "completion_tokens": 5},
+                              "candidates": {"prompt_tokens": 10, "completion_tokens": 5},
+                              "more_candidates": {"prompt_tokens": 30, "completion_tokens": 20}}},
+        "timings": {"probe": 1.0, "candidates": 2.0, "more_candidates": 6.0, "total": 9.0},
+    }
+    assert pipeline_traces.counterfactuals(trace, cands)["no second wave"] == (1, 30, 3.0)
 
 
 def test_the_lens_row_ignores_energies():

@@ -447,7 +447,10 @@ async def test_more_candidates_only_when_nothing_passes_and_stop_at_the_first_pa
     # The second wave uses the hints the first did not.
     prompts = [r.messages[-1].text() for r in backend.calls if stage_of(r) == "candidate"]
     assert [APPROACHES[i][:40] in p for i, p in enumerate(prompts)] == [True] * 4
-    assert "more_candidates" in trace(events)["timings"]
+    t = trace(events)
+    assert "more_candidates" in t["timings"]
+    assert [c["origin"] for c in t["candidates"]][-2:] == ["more", "more"]
+    assert "more_candidates" in events[-1].stages  # usage booked under its own stage
     assert any("4 more approaches" in e.text for e in events if isinstance(e, Reasoning))
 
     # A task the probe solves never pays for it.
