@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from proxy.pipeline.prompts import APPROACHES
 
+DISTINCT = len(APPROACHES)
+
 
 def hints(n: int) -> list[str]:
     """``n`` distinct approach hints, in a fixed order (stable across runs, so results are

@@ -99,9 +99,14 @@ async def stage_more_candidates(st: State) -> None:
     holds a passing one. Tasks the probe solves never get here, so the extra cost lands only
     where the first k (and their repairs) all failed."""
     cfg = st.cfg
-    used = sum(1 for c in st.candidates if c.origin == "approach")
-    more = cfg.more_candidates
-    hints = diversity.hints(used + more)[used:] if cfg.diversity else [""] * more
+    # Every call is seeded alike, so only a new hint makes a new candidate: without hints,
+    # or once they are used up, more calls would repeat earlier ones.
+    used = sum(1 for c in st.candidates if c.origin in ("approach", "plan"))
+    more = min(cfg.more_candidates, diversity.DISTINCT - used) if cfg.diversity else 0
+    if more <= 0:
+        st.trace.set("more_candidates", {"skipped": "no unused approach hints"})
+        return
+    hints = diversity.hints(used + more)[used:]
     st.emit(f"nothing passes yet: {more} more approaches\n")
     batch = max(1, st.generate.info.concurrency)
     for start in range(0, more, batch):

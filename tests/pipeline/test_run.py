@@ -462,3 +462,13 @@ async def test_more_candidates_only_when_nothing_passes_and_stop_at_the_first_pa
         Pipeline(fake([]), sandbox, PipelineConfig()).run(
             user(ADD_STUB, atlas={"more_candidates": 99}), request_id="x"
         )
+
+
+async def test_no_second_wave_without_unused_hints(sandbox):
+    # Calls are seeded alike: without a new hint a second-wave call would repeat one.
+    for cfg in (PipelineConfig(k=3, repair=False, diversity=False, more_candidates=4),
+                PipelineConfig(k=13, repair=False, more_candidates=4)):
+        backend = fake(by_stage({"probe": BAD, "selftests": TESTS}))
+        events = await collect(Pipeline(backend, sandbox, cfg), user(ADD_STUB, atlas=TRACE))
+        assert len(backend.calls) == 2 + (cfg.k - 1)  # probe, self-tests, the first wave
+        assert trace(events)["more_candidates"] == {"skipped": "no unused approach hints"}
