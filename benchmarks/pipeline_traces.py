@@ -25,10 +25,9 @@ Then a table of stage ablations *counterfactual on the same traces*: the pipelin
 selection rerun with one stage's contribution taken out (no repair: repaired candidates
 dropped; no second wave: the ``more_candidates`` ones dropped; no self-tests: candidates
 scored on the prompt's examples alone; no Lens: energies ignored; probe only: the greedy
-probe), with the tokens and seconds the request would have
-spent without that stage. Paired and free of sampling noise, but a lower bound where the
-stage changed the pipeline's course (e.g. a repair that passed stopped it before more
-candidates were drawn): stages that change what is *generated* (PlanSearch, the early-exit
+probe), with the tokens and seconds the request would have spent without that stage. Paired
+and free of sampling noise, but a lower bound where the stage changed the pipeline's course
+(e.g. a repair that passed stopped it before more candidates were drawn): stages that change what is *generated* (PlanSearch, the early-exit
 checks) need their own arm (`bench run --arm NAME=URL,model=atlas,extra=JSON`).
 """
 

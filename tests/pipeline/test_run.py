@@ -13,6 +13,7 @@ from proxy.events import Content, Finish, Reasoning, Trace, Usage
 from proxy.openai.protocol import ChatCompletionRequest, CompletionRequest
 from proxy.pipeline import Pipeline, PipelineConfig
 from proxy.pipeline.generate import FORCE_ANSWER
+from proxy.pipeline.prompts import APPROACHES
 from tests.pipeline.conftest import ADD_STUB, BAD, GOOD, TESTS, by_stage, fake, stage_of, user
 
 
@@ -435,8 +436,6 @@ async def test_wall_budget_mid_probe_keeps_the_code_streamed_so_far(sandbox):
 
 
 async def test_more_candidates_only_when_nothing_passes_and_stop_at_the_first_pass(sandbox):
-    from proxy.pipeline.prompts import APPROACHES
-
     # k = 3: the probe and two approach candidates fail; the second wave's second passes,
     # so its third and fourth are never generated.
     backend = fake(by_stage({"probe": BAD, "selftests": TESTS, "candidate": [BAD, BAD, BAD, GOOD]}))
