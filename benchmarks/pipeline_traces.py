@@ -28,7 +28,8 @@ scored on the prompt's examples alone; no Lens: energies ignored; probe only: th
 probe), with the tokens and seconds the request would have spent without that stage. Paired
 and free of sampling noise, but a lower bound where the stage changed the pipeline's course
 (e.g. a repair that passed stopped it before more candidates were drawn): stages that change
-what is *generated* (PlanSearch, the early-exit checks) need their own arm (`bench run --arm NAME=URL,model=atlas,extra=JSON`).
+what is *generated* (PlanSearch, the early-exit checks) need their own arm
+(`bench run --arm NAME=URL,model=atlas,extra=JSON`).
 """
 
 from __future__ import annotations
