@@ -88,7 +88,9 @@ async def stage_candidates(st: State) -> None:
         )
         st.emit(f"plans: {len(plan_list)} approaches\n")
     hints = diversity.hints(want) if cfg.diversity else [""] * want
-    await _generate_and_test(st, hints, plan_list, notes, total=cfg.k, stage="candidates")
+    await _generate_and_test(
+        st, hints, plan_list, notes, total=cfg.k, stage="candidates", origin="approach"
+    )
     st.pool_done = True
     st.refilter()
 
@@ -111,7 +113,8 @@ async def stage_more_candidates(st: State) -> None:
     batch = max(1, st.generate.info.concurrency)
     for start in range(0, more, batch):
         await _generate_and_test(
-            st, hints[start : start + batch], [], "", total=None, stage="more_candidates"
+            st, hints[start : start + batch], [], "",
+            total=None, stage="more_candidates", origin="more",
         )
         st.refilter()
         if st.passing():
@@ -119,10 +122,16 @@ async def stage_more_candidates(st: State) -> None:
 
 
 async def _generate_and_test(
-    st: State, hints: list[str], plan_list: list[str], notes: str, total: int | None, stage: str
+    st: State,
+    hints: list[str],
+    plan_list: list[str],
+    notes: str,
+    total: int | None,
+    stage: str,
+    origin: str,
 ) -> None:
-    """One candidate per hint (or plan), each tested as soon as it exists. Second-wave
-    candidates get origin "more" and their own token stage, so ablations can leave them out."""
+    """One candidate per hint (or plan: origin "plan"), each tested as soon as it exists. The
+    second wave passes its own stage and origin, so ablations can leave it out."""
     cfg, problem = st.cfg, st.problem
 
     async def tested(cand: Candidate) -> None:
@@ -145,8 +154,7 @@ async def _generate_and_test(
         gen = await st.generate(
             prompt, stage=stage, temperature=temperature, max_tokens=cfg.max_tokens
         )
-        origin = "plan" if plan else "more" if stage == "more_candidates" else "approach"
-        cand = await _new_candidate(st, origin, gen, plan or hint)
+        cand = await _new_candidate(st, "plan" if plan else origin, gen, plan or hint)
         # Test while the next candidate generates (sandbox work overlaps generation).
         group.create_task(tested(cand))
 
