@@ -44,8 +44,8 @@ import msgspec
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from proxy.bench.datasets import load_tasks  # noqa: E402
-from proxy.bench.grading import grade  # noqa: E402
-from proxy.bench.records import read_config, read_samples  # noqa: E402
+from proxy.bench.records import read_config  # noqa: E402
+from proxy.bench.traces import grade_candidates, trace_candidates, traced_records  # noqa: E402
 from proxy.pipeline import select  # noqa: E402
 from proxy.pipeline.candidate import Candidate  # noqa: E402
 from proxy.pipeline.select import rank  # noqa: E402
@@ -137,7 +137,7 @@ def choices(trace: dict, cands: list[Candidate] | None = None
     energies filled after the fact, "chosen" is the pipeline's choice with those energies."""
     chosen = (trace.get("selection") or {}).get("chosen")
     if cands is None:
-        cands = [msgspec.convert(c, Candidate) for c in trace.get("candidates", [])]
+        cands = trace_candidates(trace)
     elif any(c.energy is not None for c in cands):
         chosen = rank(cands)[0].id
     if not any(c.energy is not None for c in cands):
@@ -147,22 +147,16 @@ def choices(trace: dict, cands: list[Candidate] | None = None
     return cands, chosen, ranked[0].id if ranked else None
 
 
-def _traced(run_dir: Path, arm: str | None) -> list:
-    return [rec for rec in read_samples(run_dir)
-            if isinstance(rec.atlas_trace, dict) and (not arm or rec.arm == arm)]
-
-
 async def analyse(run_dir: Path, arm: str | None,
                   after: AfterTheFactLens | None = None) -> None:
     import sandbox as sandbox_pkg
 
-    records = _traced(run_dir, arm)
+    records = traced_records(run_dir, arm)
     filled: dict[int, list[Candidate]] = {}
     if after is not None:  # embed first: the model and the sandbox are not needed together
         for i, rec in enumerate(records):
             try:
-                cands = [msgspec.convert(c, Candidate)
-                         for c in rec.atlas_trace.get("candidates", [])]
+                cands = trace_candidates(rec.atlas_trace)
             except msgspec.ValidationError:
                 continue
             if not any(c.energy is not None for c in cands):
@@ -184,10 +178,8 @@ async def analyse(run_dir: Path, arm: str | None,
             except msgspec.ValidationError as exc:
                 print(f"{rec.task_id:<14} unreadable trace ({exc}), skipped")
                 continue
-            passing = set()
-            for c in cands:
-                if c.code and (await grade(box, spec, c.code))[1].passed:
-                    passing.add(c.id)
+            grades = await grade_candidates(box, spec, cands)
+            passing = {cid for cid, g in grades.items() if g.passed}
             totals["traces"] += 1
             timings = rec.atlas_trace.get("timings") or {}
             if "lens" in timings:  # traces from before the Lens had its own timing lack it

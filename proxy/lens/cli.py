@@ -1,6 +1,7 @@
-"""``atlas-proxy lens collect|train|eval``: labelled data, training and held-out numbers.
+"""``atlas-proxy lens collect|traces|train|eval``: labelled data, training and held-out numbers.
 
     atlas-proxy lens collect [--url URL] [--execute]      # the bench runs that make the data
+    atlas-proxy lens traces RUN --out DIR                 # a pipeline run's candidates, graded
     atlas-proxy lens train --runs DIR [DIR ...] --out lens_weights/
     atlas-proxy lens eval  --runs DIR [DIR ...] --weights lens_weights/NAME.json
     atlas-proxy lens alias lens_weights/NAME.json upstream:MODEL_ID   # same GGUF elsewhere
@@ -97,6 +98,12 @@ def _parser() -> argparse.ArgumentParser:
                      help="also print the HumanEval runs used only by `lens eval`")
     col.add_argument("--execute", action="store_true",
                      help="run them one after the other (resumable: rerun to continue)")
+
+    tc = sub.add_parser("traces", help="grade every candidate of a bench run's pipeline "
+                        "traces and write them as a run that train/eval read")
+    tc.add_argument("run", type=Path, help="a bench run directory whose arm kept its traces")
+    tc.add_argument("--out", type=Path, required=True, help="the run directory to write")
+    tc.add_argument("--arm", help="only this arm's traces (default: every traced arm)")
 
     tr = sub.add_parser("train", help="train weights from graded runs")
     tr.add_argument("--runs", nargs="+", type=Path, required=True)
@@ -242,6 +249,8 @@ def _run_summaries(cands: list[Candidate]) -> list[dict[str, Any]]:
         out.append({
             "dir": run,
             "command": "atlas-proxy bench " + shlex.join(cfg.argv) if cfg.argv else None,
+            **({"derived": cfg.invocation} if cfg.invocation.startswith("atlas-proxy lens")
+               else {}),
             "dataset": cfg.dataset, "split": cfg.split, "temperature": cfg.temperature,
             "n": cfg.n, "seed": cfg.seed, "max_tokens": cfg.max_tokens,
             "models": sorted({a.model for a in cfg.arms}),
@@ -460,6 +469,18 @@ def _eval(args: argparse.Namespace, argv: list[str]) -> int:
     return 0
 
 
+def _traces(args: argparse.Namespace, argv: list[str]) -> int:
+    from proxy.lens.traces import derive
+
+    if args.out.resolve() == args.run.resolve():
+        raise DataError("--out must be a new directory, not the run itself")
+    stats = asyncio.run(derive(args.run, args.out, arm=args.arm, argv=argv))
+    print(f"{args.out}: {stats['candidates']} candidates ({stats['passing']} passing) from "
+          f"{stats['traces']} traces" + (f", {stats['unreadable']} unreadable traces skipped"
+                                         if stats["unreadable"] else ""), file=sys.stderr)
+    return 0
+
+
 def _alias(args: argparse.Namespace) -> int:
     from proxy.lens import store
 
@@ -479,6 +500,8 @@ def main(argv: list[str]) -> int:
             return _collect(args)
         if args.command == "alias":
             return _alias(args)
+        if args.command == "traces":
+            return _traces(args, list(argv))
         if args.command == "train":
             return _train(args, list(argv))
         return _eval(args, list(argv))

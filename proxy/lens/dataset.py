@@ -85,9 +85,13 @@ def read_runs(run_dirs: Iterable[Path], *, arms: set[str] | None = None) -> list
                 continue
             if not rec.code.strip():
                 continue
+            # The body sent says the temperature; candidates from traces (lens traces) each
+            # carry their own, since one request's candidates are sampled at several.
+            temp = rec.request.get("temperature")
             out.append(Candidate(task_id=rec.task_id, sample=rec.sample, code=rec.code,
                                  passed=bool(rec.passed), run=str(run_dir), arm=rec.arm,
-                                 temperature=config.temperature))
+                                 temperature=float(temp) if isinstance(temp, int | float)
+                                 else config.temperature))
     return out
 
 
