@@ -21,7 +21,7 @@ import shlex
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 
@@ -34,7 +34,9 @@ from proxy.lens.dataset import (
     read_runs,
     split_of,
 )
+from proxy.lens.collect import COLLECT_PLANS, collect_commands
 from proxy.lens.model import architecture
+from proxy.lens.verdict import verdict, with_heldout_verdict
 
 DEFAULT_URL = "http://127.0.0.1:8080/v1"
 DEFAULT_CACHE_DIR = Path("runs/lens-cache")
@@ -43,43 +45,6 @@ POOLING = ("llama.cpp embedding context on the same GGUF, pooling_type=MEAN: the
            "markdown fence, no special tokens) of the last layer's hidden state after the "
            "final norm; L2-normalised by the Lens, then standardised")
 
-# Data plans. Several temperatures so that both classes appear on many tasks; T=0 is the
-# greedy answer the pipeline probes first. HumanEval runs are held out: only `lens eval`
-# reads them.
-class Run(NamedTuple):
-    dataset: str
-    split: str | None
-    temperature: float
-    n: int  # samples per task
-    tasks: int | None  # a seeded sample of this many; None = all
-    max_tokens: int | None = None  # None = the plan's
-
-
-class Plan(NamedTuple):
-    max_tokens: int
-    runs: list[Run]
-    heldout: list[Run]
-    heldout_seed_offset: int = 0  # draw the held-out sample apart from a default bench run
-
-
-COLLECT_PLANS = {
-    # The plan to use with time to spare: ~3,300 MBPP candidates, ~4-5 h on 2 cores.
-    "full": Plan(512, [Run("mbpp", split, temp, n, None)
-                       for split in ("train", "prompt", "validation")
-                       for temp, n in ((0.0, 1), (0.6, 3), (1.0, 3))],
-                 [Run("humaneval", None, temp, n, None)
-                  for temp, n in ((0.0, 1), (0.6, 3), (1.0, 3))]),
-    # What produced the weights in lens_weights/: ~1,000 candidates, ~70 min of generation
-    # (the greedy train run is the first run of "full").
-    "shipped": Plan(400, [Run("mbpp", "validation", 0.0, 1, 60),
-                          Run("mbpp", "prompt", 0.8, 4, None),
-                          Run("mbpp", "train", 0.8, 4, 90),
-                          Run("mbpp", "validation", 0.8, 3, 60),
-                          Run("mbpp", "train", 0.0, 1, None, max_tokens=512)],
-                    [Run("humaneval", None, 0.8, 3, 16)], heldout_seed_offset=1),
-}
-HELDOUT_MAX_TOKENS = 512  # HumanEval answers run longer than MBPP's
-HELDOUT = "on held-out"  # how the card's held-out warnings begin
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -162,32 +127,6 @@ def _embed_args(p: argparse.ArgumentParser) -> None:
 
 
 # --- collect ---------------------------------------------------------------------------------
-
-
-def _bench_command(url: str, out_root: str, run: Run, seed: int, max_tokens: int,
-                   prefix: str = "") -> list[str]:
-    dataset, split, temp, n, tasks, own_max = run
-    max_tokens = own_max or max_tokens
-    name = prefix + (f"{dataset}-{split}-t{temp}" if split else f"{dataset}-t{temp}")
-    return [
-        "atlas-proxy", "bench", "run", "--dataset", dataset,
-        *(["--split", split] if split else []),
-        *(["--tasks", str(tasks)] if tasks else []),
-        "--arm", f"plain={url},model=auto", "--n", str(n), "--temperature", str(temp),
-        "--seed", str(seed), "--max-tokens", str(max_tokens), "--no-progress",
-        "--out", f"{out_root}/{name}",
-    ]
-
-
-def collect_commands(url: str, out_root: str, seed: int, heldout: bool,
-                     plan: str = "shipped") -> list[list[str]]:
-    spec = COLLECT_PLANS[plan]
-    cmds = [_bench_command(url, out_root, run, seed, spec.max_tokens) for run in spec.runs]
-    if heldout:
-        cmds += [_bench_command(url, out_root, run, seed + spec.heldout_seed_offset,
-                                HELDOUT_MAX_TOKENS, prefix="heldout-")
-                 for run in spec.heldout]
-    return cmds
 
 
 def _collect(args: argparse.Namespace) -> int:
@@ -358,7 +297,7 @@ def _train(args: argparse.Namespace, argv: list[str]) -> int:
         },
     }
     card["metrics"] = _round(card["metrics"])
-    card["warnings"], card["notes"] = _verdict(val_metrics, baselines)
+    card["warnings"], card["notes"] = verdict(val_metrics, baselines)
     card_path = store.save(model, card, args.out, name)
     print(json.dumps(_round(card["metrics"]), indent=2))
     for warning in card["warnings"]:
@@ -373,52 +312,6 @@ def _train(args: argparse.Namespace, argv: list[str]) -> int:
 def _length_energy(cands: list[Candidate]) -> np.ndarray:
     """The trivial baseline a learned scorer must beat: shorter code = lower energy."""
     return np.array([len(c.code) for c in cands], dtype=np.float64)
-
-
-def _verdict(m: dict[str, Any], baselines: dict[str, Any]) -> tuple[list[str], list[str]]:
-    """(warnings, notes), in words, for the card and the log.
-
-    Warnings are reasons the weights would make the pipeline choose worse, and keep them off
-    (``load_lens``): on validation pools the Lens picks a passing candidate no more often
-    than the pipeline's own tie-break (the greedy probe), or a simpler ranking (code length,
-    a linear probe) orders candidates *of one task* better, which is all selection ever
-    compares. Notes are targets missed that do not make choices worse: the 0.80 AUC target,
-    a simpler ranking's better AUC across tasks (it also rewards telling easy tasks from
-    hard ones, which selection never needs)."""
-    warnings, notes = [], []
-    auc, within = m.get("auc"), m.get("within_task_auc")
-    if auc is None or auc < 0.8:
-        notes.append(f"validation AUC {auc if auc is None else round(auc, 3)} is below "
-                     "the 0.80 target")
-    warnings += _loses_to_probe("on validation", m.get("selection_vs_probe") or {})
-    for name, key in (("a linear probe", "logistic_probe"), ("code length", "code_length")):
-        rival = baselines.get(f"{key}_validation_within_task_auc")
-        if rival is not None and within is not None and rival > within + 0.02:
-            warnings.append(f"{name} ranks candidates within a task better on validation "
-                            f"(within-task AUC {rival:.3f} vs {within:.3f})")
-        rival = baselines.get(f"{key}_validation_auc")
-        if rival is not None and auc is not None and rival > auc + 0.02:
-            notes.append(f"{name} has the better validation AUC across tasks "
-                         f"({rival:.3f} vs {auc:.3f})")
-    return warnings, notes
-
-
-def with_heldout_verdict(warnings: list[str], heldout: dict[str, Any]) -> list[str]:
-    """The card's warnings after ``lens eval --update-card``: any earlier held-out warning
-    replaced by this evaluation's. Validation chose the stopping epoch (and whatever settings
-    were tried on it), so the held-out pools get a veto: weights that beat the greedy probe
-    only on validation stay off."""
-    kept = [w for w in warnings if not w.startswith(HELDOUT)]
-    return kept + _loses_to_probe(HELDOUT, heldout.get("selection_vs_probe") or {})
-
-
-def _loses_to_probe(where: str, pools: dict[str, Any]) -> list[str]:
-    """The warning, if on these probe pools (``metrics.selection_vs_probe``) the Lens picks a
-    passing candidate no more often than the pipeline's own tie-break, the greedy probe."""
-    if pools.get("lens_mixed") is None or pools["lens_mixed"] > pools["probe_mixed"]:
-        return []
-    return [f"{where} pools the Lens picks a passing candidate no more often than the greedy "
-            f"probe ({pools['lens_mixed']:.3f} vs {pools['probe_mixed']:.3f})"]
 
 
 # --- eval ------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from proxy.lens import cli, load_lens
+from proxy.lens import cli, load_lens, verdict
 from proxy.lens.store import load
 from tests.lens.runs import write_run
 from tests.lens.snippets import PAIRS
@@ -117,23 +117,23 @@ def test_verdict_blocks_only_on_worse_choices() -> None:
     base = {"logistic_probe_validation_auc": 0.74,
             "logistic_probe_validation_within_task_auc": 0.77,
             "code_length_validation_auc": 0.68, "code_length_validation_within_task_auc": 0.62}
-    warnings, notes = cli._verdict(good, base)
+    warnings, notes = verdict.verdict(good, base)
     assert warnings == []  # below the AUC target and a rival's global AUC: notes only
     assert any("0.80 target" in n for n in notes) and any("linear probe" in n for n in notes)
 
     worse_than_probe = {**good, "selection_vs_probe": {"lens_mixed": 0.61, "probe_mixed": 0.79}}
-    assert any("greedy probe" in w for w in cli._verdict(worse_than_probe, base)[0])
+    assert any("greedy probe" in w for w in verdict.verdict(worse_than_probe, base)[0])
     length_ranks_better = {**base, "code_length_validation_within_task_auc": 0.85}
-    assert any("code length" in w for w in cli._verdict(good, length_ranks_better)[0])
+    assert any("code length" in w for w in verdict.verdict(good, length_ranks_better)[0])
 
 
 def test_heldout_pools_can_veto_weights_that_passed_validation() -> None:
     worse = {"selection_vs_probe": {"lens_mixed": 0.478, "probe_mixed": 0.556}}
     better = {"selection_vs_probe": {"lens_mixed": 0.613, "probe_mixed": 0.556}}
-    vetoed = cli.with_heldout_verdict(["from validation"], worse)
+    vetoed = verdict.with_heldout_verdict(["from validation"], worse)
     assert vetoed[0] == "from validation" and vetoed[1].startswith("on held-out pools")
-    assert cli.with_heldout_verdict(vetoed, better) == ["from validation"]  # re-evaluated
-    assert cli.with_heldout_verdict([], {}) == []  # no greedy probe held out: no verdict
+    assert verdict.with_heldout_verdict(vetoed, better) == ["from validation"]  # re-evaluated
+    assert verdict.with_heldout_verdict([], {}) == []  # no greedy probe held out: no verdict
 
 
 def test_hidden_sizes_parse() -> None:
