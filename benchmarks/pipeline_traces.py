@@ -23,7 +23,8 @@ It prints, per task and in total:
 
 Then a table of stage ablations *counterfactual on the same traces*: the pipeline's own
 selection rerun with one stage's contribution taken out (no repair: repaired candidates
-dropped; no second wave: the ``more_candidates`` ones dropped; no self-tests: candidates
+dropped; no plain samples: the ``plain_samples`` ones dropped, with their own tokens and
+seconds; no second wave: the ``more_candidates`` ones dropped; no self-tests: candidates
 scored on the prompt's examples alone; no Lens: energies ignored; probe only: the greedy
 probe), with the tokens and seconds the request would have spent without that stage. Paired
 and free of sampling noise, but a lower bound where the stage changed the pipeline's course
@@ -83,6 +84,11 @@ def counterfactuals(
             choose([c for c in cands if c.origin != "repair"]),
             total_t - tok.get("repair", 0),
             total_s - secs.get("repair", 0) - secs.get("first_repair", 0),
+        ),
+        "no plain samples": (
+            choose([c for c in cands if c.origin != "sample"]),
+            total_t - sum(c.tokens for c in cands if c.origin == "sample"),
+            total_s - sum(c.seconds for c in cands if c.origin == "sample"),
         ),
         "no second wave": (
             choose([c for c in cands if c.origin != "more"]),

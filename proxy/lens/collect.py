@@ -26,6 +26,10 @@ class Plan(NamedTuple):
     runs: list[Run]
     heldout: list[Run]
     heldout_seed_offset: int = 0  # draw the held-out sample apart from a default bench run
+    # Committed bench runs whose pipeline traces `lens traces` turns into labelled runs:
+    # the candidates the Lens ranks in production (probe, approach samples, repairs).
+    traces: tuple[str, ...] = ()
+    heldout_traces: tuple[str, ...] = ()
 
 
 COLLECT_PLANS = {
@@ -48,7 +52,7 @@ HELDOUT_MAX_TOKENS = 512  # HumanEval answers run longer than MBPP's
 
 
 def bench_command(url: str, out_root: str, run: Run, seed: int, max_tokens: int,
-                   prefix: str = "") -> list[str]:
+                  prefix: str = "") -> list[str]:
     dataset, split, temp, n, tasks, own_max = run
     max_tokens = own_max or max_tokens
     name = prefix + (f"{dataset}-{split}-t{temp}" if split else f"{dataset}-t{temp}")
@@ -62,12 +66,19 @@ def bench_command(url: str, out_root: str, run: Run, seed: int, max_tokens: int,
     ]
 
 
+def traces_command(source: str, out_root: str) -> list[str]:
+    return ["atlas-proxy", "lens", "traces", source,
+            "--out", f"{out_root}/traces-{source.rstrip('/').rsplit('/', 1)[-1]}"]
+
+
 def collect_commands(url: str, out_root: str, seed: int, heldout: bool,
                      plan: str = "shipped") -> list[list[str]]:
     spec = COLLECT_PLANS[plan]
     cmds = [bench_command(url, out_root, run, seed, spec.max_tokens) for run in spec.runs]
+    cmds += [traces_command(source, out_root) for source in spec.traces]
     if heldout:
         cmds += [bench_command(url, out_root, run, seed + spec.heldout_seed_offset,
-                                HELDOUT_MAX_TOKENS, prefix="heldout-")
+                               HELDOUT_MAX_TOKENS, prefix="heldout-")
                  for run in spec.heldout]
+        cmds += [traces_command(source, out_root) for source in spec.heldout_traces]
     return cmds

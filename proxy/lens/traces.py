@@ -36,6 +36,7 @@ from .dataset import DataError
 ORIGIN_TEMPERATURE = {
     "probe": "temperature_probe",
     "approach": "temperature_diversity",
+    "sample": "temperature_diversity",
     "more": "temperature_diversity",
     "plan": "temperature_code",
     "repair": "temperature_repair",

@@ -38,6 +38,10 @@ class PipelineConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, f
     # Observations -> plans -> code (PlanSearch); off by default: see the module docstring.
     plansearch: bool = False
     diversity: bool = True
+    # Of the candidates after the probe, this many are plain samples: the user's request as
+    # it came (the probe's prompt) at ``temperature_diversity``, each with its own seed; the
+    # rest get approach hints. 0 = hints only.
+    plain_samples: int = 0
     selftests: bool = True
     n_selftests: int = 5
     # A candidate "passes" at this fraction of the (filtered) model-written tests, and all of
@@ -104,6 +108,8 @@ def _check(cfg: PipelineConfig) -> PipelineConfig:
         bad.append(("k", "between 1 and 16"))
     if cfg.more_candidates < 0 or cfg.more_candidates > 16:
         bad.append(("more_candidates", "between 0 and 16"))
+    if cfg.plain_samples < 0 or cfg.plain_samples > 16:
+        bad.append(("plain_samples", "between 0 and 16"))
     if not 0.0 <= cfg.pass_threshold <= 1.0:
         bad.append(("pass_threshold", "between 0 and 1"))
     if not 0.0 <= cfg.example_weight <= 1.0:

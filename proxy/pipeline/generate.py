@@ -122,7 +122,7 @@ class Generator:
                 temperature=temperature,
                 max_tokens=max_tokens,
                 stop=prompt.stop or None,
-                seed=0,
+                seed=prompt.seed,
             )
         return CompletionRequest(
             model=self.info.id,
@@ -130,7 +130,7 @@ class Generator:
             temperature=temperature,
             max_tokens=max_tokens,
             stop=prompt.stop or None,
-            seed=0,
+            seed=prompt.seed,
         )
 
     async def _stream(self, request, gen: Generation, think_cap: int) -> tuple[str, str, bool]:

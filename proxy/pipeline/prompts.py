@@ -20,6 +20,9 @@ from proxy.pipeline.problem import Problem
 class Prompt(msgspec.Struct, frozen=True, kw_only=True):
     messages: list[dict[str, str]] | None = None  # chat form
     text: str | None = None  # completion form
+    # Every call is seeded, so a sampled call repeats itself exactly; plain samples of the
+    # same prompt differ by their seed alone.
+    seed: int = 0
     # Completion form: text that belongs before the model's continuation (the stub the model
     # completes), so ``prefix + output`` is the whole answer.
     prefix: str = ""

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 
+import msgspec
+
 from proxy.pipeline import diversity, plansearch, selftest
 from proxy.pipeline.candidate import Candidate, from_generation
 from proxy.pipeline.generate import Generation
@@ -70,13 +72,14 @@ async def stage_candidates(st: State) -> None:
     want = cfg.k - len(st.candidates)
     if want <= 0:
         return
+    plain = min(cfg.plain_samples, want)
     notes, plan_list = "", []
-    if cfg.plansearch:
+    if cfg.plansearch and want > plain:
         notes, gen = await plansearch.observations(
             st.generate, problem, cfg.temperature_constraints, cfg.max_tokens
         )
         plan_list, gen2 = await plansearch.plans(
-            st.generate, problem, notes, want, cfg.temperature_plans, cfg.max_tokens
+            st.generate, problem, notes, want - plain, cfg.temperature_plans, cfg.max_tokens
         )
         st.trace.set(
             "plansearch",
@@ -87,9 +90,10 @@ async def stage_candidates(st: State) -> None:
             },
         )
         st.emit(f"plans: {len(plan_list)} approaches\n")
-    hints = diversity.hints(want) if cfg.diversity else [""] * want
+    hints = diversity.hints(want - plain) if cfg.diversity else [""] * (want - plain)
     await _generate_and_test(
-        st, hints, plan_list, notes, total=cfg.k, stage="candidates", origin="approach"
+        st, hints, plan_list, notes, total=cfg.k, stage="candidates", origin="approach",
+        plain=plain,
     )
     st.pool_done = True
     st.refilter()
@@ -129,14 +133,25 @@ async def _generate_and_test(
     total: int | None,
     stage: str,
     origin: str,
+    plain: int = 0,
 ) -> None:
-    """One candidate per hint (or plan: origin "plan"), each tested as soon as it exists. The
-    second wave passes its own stage and origin, so ablations can leave it out."""
+    """``plain`` plain samples (origin "sample"), then one candidate per hint (or plan:
+    origin "plan"), each tested as soon as it exists. The second wave passes its own stage
+    and origin, so ablations can leave it out."""
     cfg, problem = st.cfg, st.problem
 
     async def tested(cand: Candidate) -> None:
         await st.test(cand)
         st.emit(st.describe(cand, total))
+
+    async def sample(i: int, group: asyncio.TaskGroup) -> None:
+        # The probe's own prompt, sampled: its seed (the probe's is 0) makes it differ.
+        prompt = msgspec.structs.replace(code_prompt(problem, st.generate.chat), seed=i + 1)
+        gen = await st.generate(
+            prompt, stage=stage, temperature=cfg.temperature_diversity, max_tokens=cfg.max_tokens
+        )
+        cand = await _new_candidate(st, "sample", gen, f"plain sample, seed {i + 1}")
+        group.create_task(tested(cand))
 
     async def one(i: int, group: asyncio.TaskGroup) -> None:
         plan = plan_list[i] if i < len(plan_list) else ""
@@ -162,5 +177,7 @@ async def _generate_and_test(
     # Generations are all started at once; the Generator's gate lets through as many as
     # the backend runs well together (one for the embedded model), in creation order.
     async with asyncio.TaskGroup() as group:
+        for i in range(plain):
+            group.create_task(sample(i, group))
         for i in range(len(hints)):
             group.create_task(one(i, group))

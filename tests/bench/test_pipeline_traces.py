@@ -61,6 +61,21 @@ def test_the_second_wave_row_drops_its_candidates_and_their_cost():
     assert pipeline_traces.counterfactuals(trace, cands)["no second wave"] == (1, 30, 3.0)
 
 
+def test_the_plain_samples_row_drops_them_with_their_own_tokens_and_seconds():
+    sample = msgspec.structs.replace(_cand(1, "sample", [True, True], 1.0, True),
+                                     tokens=40, seconds=5.0)
+    cands = [_cand(0, "probe", [False, True], 0.3, False), sample,
+             _cand(2, "approach", [True, False], 0.7, False)]
+    trace = {
+        "selection": {"chosen": 1},
+        "tokens": {"stages": {"probe": {"prompt_tokens": 10, "completion_tokens": 5},
+                              "candidates": {"prompt_tokens": 50, "completion_tokens": 30}}},
+        "timings": {"probe": 1.0, "candidates": 9.0, "total": 10.0},
+    }
+    # The plain sample shares the candidates stage with the approach candidate.
+    assert pipeline_traces.counterfactuals(trace, cands)["no plain samples"] == (2, 55, 5.0)
+
+
 def test_the_lens_row_ignores_energies():
     a = msgspec.structs.replace(_cand(0, "probe", [True], 1.0, True), energy=2.0)
     b = msgspec.structs.replace(_cand(1, "approach", [True], 1.0, True), energy=1.0)
