@@ -1,0 +1,38 @@
+"""benchmarks/hints_vs_samples.py: the coverage of p plain samples + (slots - p) hints."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+from proxy.bench.records import SampleRecord
+
+_PATH = Path(__file__).resolve().parents[2] / "benchmarks" / "hints_vs_samples.py"
+_spec = importlib.util.spec_from_file_location("hints_vs_samples", _PATH)
+hints_vs_samples = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(hints_vs_samples)
+
+
+def _rec(sample: int, passed: bool, origin: str | None = None) -> SampleRecord:
+    return SampleRecord(arm="a", task_id="t", sample=sample, status="ok", passed=passed,
+                        attempts=1, started_at=0.0, latency_s=0.0,
+                        request={"origin": origin} if origin else {})
+
+
+def test_mixes_take_plain_samples_from_seed_1_and_hints_in_order():
+    traces = {"t": [_rec(0, False, "probe"), _rec(1, False, "repair"),
+                    _rec(2, False, "approach"), _rec(3, True, "approach")]}
+    # Sample 1 (seed 1) passes; sample 0 (seed 0, not what plain_samples draws first) too.
+    samples = {"t": [_rec(0, True), _rec(1, True), _rec(2, False)]}
+    tasks, covered = hints_vs_samples.coverage(traces, samples, slots=2)
+    # p = 0: hints 1 and 2 (the second passes); p = 1: seed 1 + hint 1; p = 2: seeds 1, 2.
+    assert tasks == 1 and covered == [1, 1, 1]
+    samples = {"t": [_rec(0, True), _rec(1, False), _rec(2, False)]}
+    assert hints_vs_samples.coverage(traces, samples, slots=2)[1] == [1, 0, 0]
+
+
+def test_tasks_the_probe_or_first_repair_solve_are_left_out():
+    traces = {"t": [_rec(0, False, "probe"), _rec(1, True, "repair"),
+                    _rec(2, False, "approach"), _rec(3, False, "approach")]}
+    samples = {"t": [_rec(0, True), _rec(1, True), _rec(2, True)]}
+    assert hints_vs_samples.coverage(traces, samples, slots=2) == (0, [0, 0, 0])
