@@ -39,14 +39,22 @@ COLLECT_PLANS = {
                        for temp, n in ((0.0, 1), (0.6, 3), (1.0, 3))],
                  [Run("humaneval", None, temp, n, None)
                   for temp, n in ((0.0, 1), (0.6, 3), (1.0, 3))]),
-    # What produced the weights in lens_weights/: ~1,000 candidates, ~70 min of generation
-    # (the greedy train run is the first run of "full").
+    # What produced the weights in lens_weights/: ~1,770 sampled candidates, ~2 h of
+    # generation (the greedy train run is the first run of "full"), and the graded
+    # candidates of the pipeline runs committed in docs/benchmarks/.
     "shipped": Plan(400, [Run("mbpp", "validation", 0.0, 1, 60),
                           Run("mbpp", "prompt", 0.8, 4, None),
                           Run("mbpp", "train", 0.8, 4, 90),
                           Run("mbpp", "validation", 0.8, 3, 60),
-                          Run("mbpp", "train", 0.0, 1, None, max_tokens=512)],
-                    [Run("humaneval", None, 0.8, 3, 16)], heldout_seed_offset=1),
+                          Run("mbpp", "train", 0.0, 1, None, max_tokens=512),
+                          Run("mbpp", "train", 0.6, 3, 250, max_tokens=512)],
+                    [Run("humaneval", None, 0.8, 3, 16)], heldout_seed_offset=1,
+                    traces=tuple(f"docs/benchmarks/{name}" for name in (
+                        "mbpp-train-40-repair-vs-sampling", "mbpp-train-hard-second-wave",
+                        "mbpp-validation-ablation", "mbpp-val-30-sampling")),
+                    heldout_traces=tuple(f"docs/benchmarks/{name}" for name in (
+                        "humaneval-40-defaults", "humaneval-30b-defaults",
+                        "humaneval-94c-defaults"))),
 }
 HELDOUT_MAX_TOKENS = 512  # HumanEval answers run longer than MBPP's
 
