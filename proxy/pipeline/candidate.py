@@ -12,7 +12,7 @@ from proxy.pipeline.selftest import CheckReport
 
 class Candidate(msgspec.Struct, kw_only=True):
     id: int  # order of creation: the stable tie-break
-    origin: str  # "probe" | "plan" | "approach" | "repair" | "more" (the second wave)
+    origin: str  # "probe" | "plan" | "approach" | "sample" | "repair" | "more" (2nd wave)
     label: str = ""  # the plan, approach hint or repair note that made it
     code: str = ""  # runnable code, as tested and as answered
     prose: str = ""  # the model's own explanation around the code

@@ -1,4 +1,5 @@
-"""The generating stages: probe, self-tests, candidates (PlanSearch + approach hints).
+"""The generating stages: probe, self-tests, candidates (PlanSearch, approach hints, plain
+samples).
 Each takes the request's ``State`` and adds to it; ``run.py`` picks them from its table."""
 
 from __future__ import annotations
