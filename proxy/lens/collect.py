@@ -39,9 +39,9 @@ COLLECT_PLANS = {
                        for temp, n in ((0.0, 1), (0.6, 3), (1.0, 3))],
                  [Run("humaneval", None, temp, n, None)
                   for temp, n in ((0.0, 1), (0.6, 3), (1.0, 3))]),
-    # What produced the weights in lens_weights/: ~1,770 sampled candidates, ~2 h of
-    # generation (the greedy train run is the first run of "full"), and the graded
-    # candidates of the pipeline runs committed in docs/benchmarks/.
+    # The data in lens_weights/data/ (the weights' card names the runs it was trained on):
+    # ~1,770 sampled candidates, ~2 h of generation (the greedy train run is the first run
+    # of "full"), and the graded candidates of the pipeline runs in docs/benchmarks/.
     "shipped": Plan(400, [Run("mbpp", "validation", 0.0, 1, 60),
                           Run("mbpp", "prompt", 0.8, 4, None),
                           Run("mbpp", "train", 0.8, 4, 90),
