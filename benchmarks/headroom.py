@@ -28,7 +28,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from proxy.bench.metrics import pass_at_k, tango_paired  # noqa: E402
-from proxy.bench.records import read_config, read_samples  # noqa: E402
+from proxy.bench.records import read_config, read_samples, run_and_arm  # noqa: E402
 
 
 def outcomes(spec: str) -> tuple[dict[str, list[bool]], float]:
@@ -36,14 +36,11 @@ def outcomes(spec: str) -> tuple[dict[str, list[bool]], float]:
     for ``RUN`` or ``RUN:ARM``. A task counts only once all its samples are recorded (runs can
     be cut off midway). A run with several arms needs the arm named: mixing a plain arm's
     answers with a pipeline's would measure neither."""
-    run_dir, _, arm = spec.partition(":") if not Path(spec).is_dir() else (spec, "", "")
-    config = read_config(Path(run_dir))
-    names = [a.name for a in config.arms]
-    if not arm and len(names) > 1:
-        sys.exit(f"{run_dir} has arms {names}: name one as {run_dir}:ARM")
-    arm = arm or names[0]
-    if arm not in names:
-        sys.exit(f"{run_dir} has no arm {arm!r} (it has {names})")
+    try:
+        run_dir, arm = run_and_arm(spec)
+    except ValueError as exc:
+        sys.exit(str(exc))
+    config = read_config(run_dir)
     per_task: dict[str, dict[int, bool]] = defaultdict(dict)
     for rec in read_samples(Path(run_dir)):
         if rec.arm == arm:

@@ -2,7 +2,7 @@
 """Approach hints or plain samples for the pipeline's candidate slots? Coverage of each mix.
 
     atlas-proxy lens traces runs/bench/PIPELINE_RUN --out runs/lens/traces-PIPELINE_RUN
-    python benchmarks/hints_vs_samples.py --traces runs/lens/traces-PIPELINE_RUN[:ARM] \
+    python benchmarks/hints_vs_samples.py --traces runs/lens/traces-PIPELINE_RUN:ARM \
         --samples runs/bench/PLAIN_T0.8_RUN [--slots 3]
 
 ``--traces``: a pipeline run's candidates graded by ``lens traces`` (default knobs: the
@@ -24,14 +24,17 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from proxy.bench.records import read_samples  # noqa: E402
+from proxy.bench.records import read_samples, run_and_arm  # noqa: E402
 
 
 def _by_task(spec: str) -> dict[str, list]:
-    run, _, arm = spec.partition(":") if not Path(spec).is_dir() else (spec, "", "")
+    try:
+        run, arm = run_and_arm(spec)
+    except ValueError as exc:
+        sys.exit(str(exc))
     out: dict[str, list] = defaultdict(list)
-    for rec in sorted(read_samples(Path(run)), key=lambda r: r.sample):
-        if rec.status == "ok" and (not arm or rec.arm == arm):
+    for rec in sorted(read_samples(run), key=lambda r: r.sample):
+        if rec.status == "ok" and rec.arm == arm:
             out[rec.task_id].append(rec)
     return out
 

@@ -151,3 +151,17 @@ def read_samples(run_dir: Path, *, repair: bool = False) -> list[SampleRecord]:
             rec = decoder.decode(line)
             latest[rec.key] = rec
     return list(latest.values())
+
+
+def run_and_arm(spec: str) -> tuple[Path, str]:
+    """``RUN`` or ``RUN:ARM`` -> (run directory, arm name). A run with several arms needs the
+    arm named: mixing a plain arm's answers with a pipeline's would measure neither. Raises
+    ``ValueError`` naming the choices."""
+    run_dir, _, arm = spec.partition(":") if not Path(spec).is_dir() else (spec, "", "")
+    names = [a.name for a in read_config(Path(run_dir)).arms]
+    if not arm and len(names) > 1:
+        raise ValueError(f"{run_dir} has arms {names}: name one as {run_dir}:ARM")
+    arm = arm or names[0]
+    if arm not in names:
+        raise ValueError(f"{run_dir} has no arm {arm!r} (it has {names})")
+    return Path(run_dir), arm

@@ -82,10 +82,10 @@ async def derive(run_dir: Path, out_dir: Path, *, arm: str | None = None,
                 grades = await grade_candidates(box, tasks[rec.task_id].grading, cands)
                 trace_config = rec.atlas_trace.get("config") or {}
                 stats["traces"] += 1
+                key = (rec.arm, rec.task_id)
                 for cand in cands:
                     if cand.id not in grades:
                         continue
-                    key = (rec.arm, rec.task_id)
                     sample = index[key] = index.get(key, -1) + 1
                     g = grades[cand.id]
                     out = SampleRecord(
