@@ -136,6 +136,20 @@ def test_heldout_pools_can_veto_weights_that_passed_validation() -> None:
     assert verdict.with_heldout_verdict([], {}) == []  # no greedy probe held out: no verdict
 
 
+def test_heldout_veto_needs_more_than_beating_the_probe() -> None:
+    # The linear head of 2026-12-02 held out: better than the probe, worse than chance.
+    measured = {"within_task_auc": 0.4885, "selection_vs_probe": {
+        "lens_mixed": 0.358, "probe_mixed": 0.24, "random_mixed": 0.4062}}
+    vetoed = verdict.with_heldout_verdict([], measured)
+    assert len(vetoed) == 2 and all(w.startswith("on held-out") for w in vetoed)
+    assert "a random pick (0.358 vs 0.406)" in vetoed[0] and "chance" in vetoed[1]
+    good = {"within_task_auc": 0.61, "selection_vs_probe": {
+        "lens_mixed": 0.52, "probe_mixed": 0.24, "random_mixed": 0.4062}}
+    assert verdict.with_heldout_verdict(vetoed, good) == []
+    # On validation the same pool rule applies.
+    assert any("random pick" in w for w in verdict.verdict(measured, {})[0])
+
+
 def test_hidden_sizes_parse() -> None:
     assert cli._hidden("512,128") == (512, 128) and cli._hidden("none") == ()
     with pytest.raises(Exception, match="positive"):
