@@ -17,9 +17,8 @@ def verdict(m: dict[str, Any], baselines: dict[str, Any]) -> tuple[list[str], li
     Warnings are reasons the weights would make the pipeline choose worse, and keep them off
     (``load_lens``): on validation pools the Lens picks a passing candidate no more often
     than the pipeline's own tie-break (the greedy probe) or than a random pick, or a simpler
-    ranking (code length,
-    a linear probe) orders candidates *of one task* better, which is all selection ever
-    compares. Notes are targets missed that do not make choices worse: the 0.80 AUC target,
+    ranking (code length, a linear probe) orders candidates *of one task* better, which is
+    all selection ever compares. Notes are targets missed that do not make choices worse: the 0.80 AUC target,
     a simpler ranking's better AUC across tasks (it also rewards telling easy tasks from
     hard ones, which selection never needs)."""
     warnings, notes = [], []
