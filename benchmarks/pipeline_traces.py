@@ -228,11 +228,11 @@ async def analyse(run_dir: Path, arm: str | None,
               f"{totals['lens_total_s']:.1f} s ({totals['lens_s'] / totals['lens_total_s']:.1%}; "
               "target <= 10%)")
     print("\nStage ablations, counterfactual on these traces (same candidates; see the docstring):")
-    print(f"{'row':<15} {'passes':>7} {'tokens/task':>12} {'s/task':>7}"
+    print(f"{'row':<17} {'passes':>7} {'tokens/task':>12} {'s/task':>7}"
           "   (tokens: prompt + completion)")
     for name, rows in ablation.items():
         passed = sum(r[0] for r in rows)
-        print(f"{name:<15} {passed:>3}/{len(rows):<3} {sum(r[1] for r in rows) / len(rows):>12.0f} "
+        print(f"{name:<17} {passed:>3}/{len(rows):<3} {sum(r[1] for r in rows) / len(rows):>12.0f} "
               f"{sum(r[2] for r in rows) / len(rows):>7.1f}")
 
 
