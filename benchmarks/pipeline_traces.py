@@ -228,11 +228,13 @@ async def analyse(run_dir: Path, arm: str | None,
               f"{totals['lens_total_s']:.1f} s ({totals['lens_s'] / totals['lens_total_s']:.1%}; "
               "target <= 10%)")
     print("\nStage ablations, counterfactual on these traces (same candidates; see the docstring):")
-    print(f"{'row':<17} {'passes':>7} {'tokens/task':>12} {'s/task':>7}"
+    width = max(map(len, ablation)) + 1
+    print(f"{'row':<{width}} {'passes':>7} {'tokens/task':>12} {'s/task':>7}"
           "   (tokens: prompt + completion)")
     for name, rows in ablation.items():
         passed = sum(r[0] for r in rows)
-        print(f"{name:<17} {passed:>3}/{len(rows):<3} {sum(r[1] for r in rows) / len(rows):>12.0f} "
+        print(f"{name:<{width}} {passed:>3}/{len(rows):<3} "
+              f"{sum(r[1] for r in rows) / len(rows):>12.0f} "
               f"{sum(r[2] for r in rows) / len(rows):>7.1f}")
 
 
