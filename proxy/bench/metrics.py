@@ -99,6 +99,16 @@ def tango_paired(only_a: int, only_b: int, n: int, z: float = Z95) -> tuple[floa
     return (lower, upper)
 
 
+def sign_test(gained: int, lost: int) -> float:
+    """Two-sided exact sign test on the discordant pairs of a paired comparison: the chance,
+    if either side were as likely to win each of them, of a split at least this uneven."""
+    n = gained + lost
+    if n == 0:
+        return 1.0
+    tail = sum(math.comb(n, i) for i in range(min(gained, lost) + 1)) / 2**n
+    return min(1.0, 2 * tail)
+
+
 def bootstrap_ci(values: np.ndarray, *, seed: int = 0, resamples: int = BOOTSTRAP_RESAMPLES,
                  alpha: float = 0.05) -> tuple[float, float]:
     """Percentile bootstrap interval of the mean of ``values`` (one value per task)."""

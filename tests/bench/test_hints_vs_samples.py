@@ -36,3 +36,16 @@ def test_tasks_the_probe_or_first_repair_solve_are_left_out():
                     _rec(2, False, "approach"), _rec(3, False, "approach")]}
     samples = {"t": [_rec(0, True), _rec(1, True), _rec(2, True)]}
     assert hints_vs_samples.coverage(traces, samples, slots=2) == (0, [0, 0, 0])
+
+
+def test_each_mix_is_compared_with_all_hints_task_by_task():
+    # Per task: covered by [3 hints, 1 sample + 2 hints, 2 + 1, 3 samples].
+    rows = [[True, True, False, False], [False, True, True, True], [False, False, True, True],
+            [True, True, True, True], [False, False, False, False]]
+    assert hints_vs_samples.versus_hints(rows, 1) == (1, 0)
+    assert hints_vs_samples.versus_hints(rows, 2) == (2, 1)
+    lines = hints_vs_samples.report(rows, slots=3)
+    assert lines[0] == "5 tasks where the probe and the first repair fail"
+    assert lines[1] == "  0 plain samples + 3 hints: some candidate passes in 2"
+    assert lines[3] == ("  2 plain samples + 1 hint: some candidate passes in 3; "
+                        "vs 3 hints 2 gained, 1 lost (sign test p = 1.00)")

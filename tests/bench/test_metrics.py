@@ -15,6 +15,7 @@ from proxy.bench.metrics import (
     default_ks,
     pass_at_k,
     pass_at_k_summary,
+    sign_test,
     summarize,
     tango_paired,
     wilson,
@@ -73,6 +74,15 @@ def test_tango_paired_hand_values() -> None:
     # ... which includes 0, as the exact sign test (p = 0.25) says it must.
     assert tango_paired(0, 3, 3)[1] > 0
     assert tango_paired(2, 9, 44) == pytest.approx(tuple(-x for x in reversed(tango_paired(9, 2, 44))))
+
+
+def test_sign_test_exact_two_sided_values() -> None:
+    assert sign_test(0, 0) == 1.0
+    assert sign_test(3, 0) == pytest.approx(0.25)  # 2 * (1/2)^3
+    assert sign_test(0, 3) == sign_test(3, 0)
+    assert sign_test(6, 3) == pytest.approx(2 * (1 + 9 + 36 + 84) / 512)
+    assert sign_test(10, 0) == pytest.approx(2 / 1024)
+    assert sign_test(4, 4) == 1.0  # the doubled tail counts the middle twice; capped
 
 
 def test_tango_coverage_on_simulated_paired_benchmarks() -> None:
