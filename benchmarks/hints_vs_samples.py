@@ -103,7 +103,8 @@ def main() -> None:
     ap.add_argument("--slots", type=int, default=3, help="candidate slots to fill (3)")
     args = ap.parse_args()
     if len(args.traces) != len(args.samples):
-        ap.error(f"{len(args.traces)} --traces but {len(args.samples)} --samples: give them in pairs")
+        ap.error(f"{len(args.traces)} --traces but {len(args.samples)} --samples: "
+                 "give them in pairs")
     pooled: list[list[bool]] = []
     for traces, samples in zip(args.traces, args.samples):
         rows = list(covered_by_mix(_by_task(traces), _by_task(samples), args.slots).values())

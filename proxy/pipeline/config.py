@@ -41,7 +41,7 @@ class PipelineConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, f
     # Of the candidates after the probe, this many are plain samples: the user's request as
     # it came (the probe's prompt) at ``temperature_diversity``, each with its own seed; the
     # rest get approach hints. 0 = hints only.
-    plain_samples: int = 0
+    plain_samples: int = 2
     selftests: bool = True
     n_selftests: int = 5
     # A candidate "passes" at this fraction of the (filtered) model-written tests, and all of

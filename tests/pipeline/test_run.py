@@ -72,7 +72,8 @@ async def test_all_fail_then_repair_passes(sandbox):
         Pipeline(
             backend,
             sandbox,
-            PipelineConfig(k=3, plansearch=True, critique=True, repair_probe_first=False),
+            PipelineConfig(k=3, plansearch=True, plain_samples=0, critique=True,
+                           repair_probe_first=False),
         ),
         user(ADD_STUB, atlas=TRACE),
     )
@@ -200,7 +201,9 @@ async def test_per_request_overrides(sandbox):
         Pipeline(backend, sandbox, PipelineConfig()),
         user(ADD_STUB, model="atlas-fast", atlas={"repair": False}),
     )
-    assert stages(backend) == ["probe", "selftests", "candidate"]  # atlas-fast: k=2, no plans
+    # atlas-fast: k = 2, no plans; its one candidate after the probe is a plain sample
+    # (plain_samples = 2 by default), the probe's own prompt, so it reads as "probe" here.
+    assert stages(backend) == ["probe", "selftests", "probe"]
 
 
 async def test_backend_errors_degrade_to_the_best_available_answer(sandbox):
@@ -320,7 +323,7 @@ async def test_lens_breaks_ties(sandbox):
     ]
     backend = fake(by_stage({"probe": GOOD, "candidate": variants, "selftests": TESTS}))
     scorer = Scorer()
-    cfg = PipelineConfig(k=3, early_exit=False, plansearch=False, repair=False)
+    cfg = PipelineConfig(k=3, early_exit=False, plansearch=False, plain_samples=0, repair=False)
     events = await collect(Pipeline(backend, sandbox, cfg, scorer), user(ADD_STUB, atlas=TRACE))
     assert scorer.seen == 3
     assert "return b + a" in answer(events)  # lowest energy among equals
@@ -439,7 +442,7 @@ async def test_more_candidates_only_when_nothing_passes_and_stop_at_the_first_pa
     # k = 3: the probe and two approach candidates fail; the second wave's second passes,
     # so its third and fourth are never generated.
     backend = fake(by_stage({"probe": BAD, "selftests": TESTS, "candidate": [BAD, BAD, BAD, GOOD]}))
-    cfg = PipelineConfig(k=3, repair=False, more_candidates=4)
+    cfg = PipelineConfig(k=3, plain_samples=0, repair=False, more_candidates=4)
     events = await collect(Pipeline(backend, sandbox, cfg), user(ADD_STUB, atlas=TRACE))
     assert stages(backend) == ["probe", "selftests"] + ["candidate"] * 4
     assert "return a + b" in answer(events)
@@ -465,8 +468,9 @@ async def test_more_candidates_only_when_nothing_passes_and_stop_at_the_first_pa
 
 async def test_no_second_wave_without_unused_hints(sandbox):
     # Calls are seeded alike: without a new hint a second-wave call would repeat one.
-    for cfg in (PipelineConfig(k=3, repair=False, diversity=False, more_candidates=4),
-                PipelineConfig(k=13, repair=False, more_candidates=4)):
+    for cfg in (PipelineConfig(k=3, plain_samples=0, repair=False, diversity=False,
+                               more_candidates=4),
+                PipelineConfig(k=13, plain_samples=0, repair=False, more_candidates=4)):
         backend = fake(by_stage({"probe": BAD, "selftests": TESTS}))
         events = await collect(Pipeline(backend, sandbox, cfg), user(ADD_STUB, atlas=TRACE))
         assert len(backend.calls) == 2 + (cfg.k - 1)  # probe, self-tests, the first wave
