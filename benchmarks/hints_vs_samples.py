@@ -5,15 +5,17 @@
     python benchmarks/hints_vs_samples.py --traces runs/lens/traces-PIPELINE_RUN:ARM \
         --samples runs/bench/PLAIN_T0.8_RUN [--traces ... --samples ...] [--slots 3]
 
-``--traces``: a pipeline run's candidates graded by ``lens traces`` (default knobs: the
-approach candidates are the hints in their fixed order, seed 0). ``--samples``: the plain
-model on the same tasks at ``temperature_diversity`` (``bench run --n 4 --temperature 0.8``),
-whose sample i has seed i, exactly what ``plain_samples`` draws for slot i (seeds 1, 2, ...;
-sample 0 is used last). On the tasks where neither the probe nor the first repair passed
-the hidden tests (the ones the candidate slots exist for), it prints in how many some
-candidate of each mix, p plain samples and slots - p hints, passes: the coverage no
-selection can beat. Each mix is compared with all hints (today's default) task by task: the
-tasks it covers that all hints miss, the reverse, and the exact sign test on those. Repeat
+``--traces``: a pipeline run's candidates graded by ``lens traces``, from a run with
+``"atlas": {"plain_samples": 0}`` (the default before 2026-12-03), so that every slot holds
+an approach candidate, the hints in their fixed order, seed 0; tasks with fewer approach
+candidates than slots are left out. ``--samples``: the plain model on the same tasks at
+``temperature_diversity`` (``bench run --n 4 --temperature 0.8``), whose sample i has seed
+i, exactly what ``plain_samples`` draws for slot i (seeds 1, 2, ...; sample 0 is used last).
+On the tasks where neither the probe nor the first repair passed the hidden tests (the ones
+the candidate slots exist for), it prints in how many some candidate of each mix, p plain
+samples and slots - p hints, passes: the coverage no selection can beat. Each mix is
+compared with all hints (the default until 2026-12-03) task by task: the tasks it covers
+that all hints miss, the reverse, and the exact sign test on those. Repeat
 ``--traces``/``--samples`` in pairs to pool runs (each pair's own counts are printed too).
 Measurement only: the labels come from the hidden tests, after the fact.
 """

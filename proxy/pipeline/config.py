@@ -40,7 +40,8 @@ class PipelineConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, f
     diversity: bool = True
     # Of the candidates after the probe, this many are plain samples: the user's request as
     # it came (the probe's prompt) at ``temperature_diversity``, each with its own seed; the
-    # rest get approach hints. 0 = hints only.
+    # rest get approach hints. 0 = hints only. 2, because on HumanEval-shaped MBPP stubs
+    # 2 samples + 1 hint covered more tasks than 3 hints (docs/pipeline.md).
     plain_samples: int = 2
     selftests: bool = True
     n_selftests: int = 5
