@@ -66,13 +66,6 @@ def covered_by_mix(traces: dict[str, list], samples: dict[str, list], slots: int
     return out
 
 
-def coverage(traces: dict[str, list], samples: dict[str, list], slots: int
-             ) -> tuple[int, list[int]]:
-    """(tasks compared, tasks covered by p plain samples + slots - p hints, for p = 0..slots)."""
-    rows = covered_by_mix(traces, samples, slots).values()
-    return len(rows), [sum(r[p] for r in rows) for p in range(slots + 1)]
-
-
 def versus_hints(rows: list[list[bool]], p: int) -> tuple[int, int]:
     """(tasks mix p covers and all hints miss, tasks all hints cover and mix p misses)."""
     return (sum(r[p] and not r[0] for r in rows), sum(r[0] and not r[p] for r in rows))

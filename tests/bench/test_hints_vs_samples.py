@@ -24,18 +24,17 @@ def test_mixes_take_plain_samples_from_seed_1_and_hints_in_order():
                     _rec(2, False, "approach"), _rec(3, True, "approach")]}
     # Sample 1 (seed 1) passes; sample 0 (seed 0, not what plain_samples draws first) too.
     samples = {"t": [_rec(0, True), _rec(1, True), _rec(2, False)]}
-    tasks, covered = hints_vs_samples.coverage(traces, samples, slots=2)
     # p = 0: hints 1 and 2 (the second passes); p = 1: seed 1 + hint 1; p = 2: seeds 1, 2.
-    assert tasks == 1 and covered == [1, 1, 1]
+    assert hints_vs_samples.covered_by_mix(traces, samples, slots=2) == {"t": [True, True, True]}
     samples = {"t": [_rec(0, True), _rec(1, False), _rec(2, False)]}
-    assert hints_vs_samples.coverage(traces, samples, slots=2)[1] == [1, 0, 0]
+    assert hints_vs_samples.covered_by_mix(traces, samples, slots=2) == {"t": [True, False, False]}
 
 
 def test_tasks_the_probe_or_first_repair_solve_are_left_out():
     traces = {"t": [_rec(0, False, "probe"), _rec(1, True, "repair"),
                     _rec(2, False, "approach"), _rec(3, False, "approach")]}
     samples = {"t": [_rec(0, True), _rec(1, True), _rec(2, True)]}
-    assert hints_vs_samples.coverage(traces, samples, slots=2) == (0, [0, 0, 0])
+    assert hints_vs_samples.covered_by_mix(traces, samples, slots=2) == {}
 
 
 def test_each_mix_is_compared_with_all_hints_task_by_task():
