@@ -5,7 +5,8 @@
 
 For each sample of a bench run whose record holds the pipeline's ``atlas_trace`` (arms with
 ``"atlas": {"trace": true}``), takes the trace's candidates (their code) and its total wall
-time, then embeds and scores those candidates *now*, with the model the config names, and
+time, then embeds and scores those candidates *now*, with the model the config names (after
+the request, for in-context weights, as the pipeline's scorer does), and
 prints per trace and in total: (embedding + forward time) / pipeline time. The pipeline only
 asks the Lens when candidates tie on self-tests, so this is the cost when it is asked, an
 upper bound on its average share. Run it on an otherwise idle machine, like the pipeline
@@ -41,21 +42,30 @@ async def main_async(args: argparse.Namespace) -> None:
             codes = [c.get("code") for c in tr.get("candidates") or [] if c.get("code")]
             total = (tr.get("timings") or {}).get("total")
             if len(codes) >= 2 and total:
-                traces.append((rec.task_id, codes, float(total)))
+                messages = list((rec.request or {}).get("messages") or [])
+                traces.append((rec.task_id, codes, float(total), messages))
     traces = traces[: args.max_traces]
     if not traces:
         print("no traces with >= 2 candidates and a total time in these runs")
         return
-    backend = await cli._make_backend(args.config)
-    model = None
-    if args.weights:
-        model, _ = load(args.weights)
+    backend = await cli.make_backend(args.config)
+    model, card = load(args.weights) if args.weights else (None, {})
+    in_context = (card.get("embedding") or {}).get("context") == "request"
+    lead = (card.get("embedding") or {}).get("lead", "")
     try:
-        await backend.embed(["x = 1\n"])  # create the embedding context outside the timing
+        # Create the embedding context outside the timing; report what it costs in memory.
+        rss = _rss_mb()
+        if in_context:
+            await backend.embed_in_context([{"role": "user", "content": "x"}], lead, ["x = 1"])
+        else:
+            await backend.embed(["x = 1\n"])
+        print(f"embedding context: +{_rss_mb() - rss:.0f} MB resident "
+              f"({'in context' if in_context else 'code only'})")
         fractions, spent, pipeline = [], 0.0, 0.0
-        for task_id, codes, total in traces:
+        for task_id, codes, total, messages in traces:
             t = time.perf_counter()
-            result = await backend.embed(codes)
+            result = (await backend.embed_in_context(messages, lead, codes) if in_context
+                      else await backend.embed(codes))
             t_embed = time.perf_counter() - t
             t_fwd = 0.0
             if model is not None:
@@ -74,6 +84,14 @@ async def main_async(args: argparse.Namespace) -> None:
               f"{len(traces)} traces)")
     finally:
         await backend.aclose()
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
 
 
 def main() -> None:

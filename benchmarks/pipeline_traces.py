@@ -41,6 +41,7 @@ import sys
 from pathlib import Path
 
 import msgspec
+import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -117,24 +118,61 @@ def top_ties(cands: list[Candidate]) -> list[Candidate]:
 
 class AfterTheFactLens:
     """Energies for traces made without a Lens: embed with the configured model, score with
-    the card's weights (through the embedding cache ``lens train`` uses)."""
+    the card's weights, through the embedding caches ``lens train`` uses (in-context weights:
+    each trace's tied candidates read after that request's messages)."""
 
     def __init__(self, card: Path, config: str | None) -> None:
         from proxy.lens.store import load
 
-        self.model, _ = load(card)
+        self.model, self.card = load(card)
         self.config = config
 
-    async def fill(self, traces: list[list[Candidate]]) -> None:
+    async def fill(self, items: list[tuple[list[Candidate], list[dict]]]) -> None:
         from proxy.lens import cli
 
-        wanted = [c for cands in traces for c in top_ties(cands) if c.energy is None]
+        wanted = [(ties, messages) for cands, messages in items
+                  if (ties := [c for c in top_ties(cands) if c.energy is None])]
         if not wanted:
             return
+        if (self.card.get("embedding") or {}).get("context") == "request":
+            await self._fill_in_context(wanted)
+            return
+        flat = [c for ties, _ in wanted for c in ties]
         args = argparse.Namespace(config=self.config, cache=None, batch=1)
-        vectors, _ = await cli._embed_all(args, [c.code for c in wanted])
-        for cand, energy in zip(wanted, self.model.energy(vectors)):
+        vectors, _ = await cli._embed_all(args, [c.code for c in flat])
+        for cand, energy in zip(flat, self.model.energy(vectors)):
             cand.energy = float(energy)
+
+    async def _fill_in_context(self, wanted: list[tuple[list[Candidate], list[dict]]]) -> None:
+        """What the pipeline's scorer computes (``LensScorer`` with in-context weights),
+        through the in-context cache of ``lens train``, so a rerun embeds nothing again."""
+        from proxy.lens import cli
+        from proxy.lens.dataset import EmbeddingCache, code_sha
+        from proxy.lens.in_context import context_key
+
+        lead = self.card["embedding"].get("lead", "")
+        backend = await cli.make_backend(self.config)
+        try:
+            fp = backend.info.fingerprint
+            cache = EmbeddingCache(Path(cli.DEFAULT_CACHE_DIR)
+                                   / f"in-context-{code_sha(fp)[:16]}.npz", fp)
+            for n, (ties, messages) in enumerate(wanted, 1):
+                keys = [context_key(messages, lead, c.code) for c in ties]
+                todo = [(k, c.code) for k, c in zip(keys, ties) if cache.get(k) is None]
+                if todo:
+                    result = await backend.embed_in_context(messages, lead,
+                                                            [code for _, code in todo])
+                    for (key, _), vec in zip(todo, result.vectors):
+                        cache.put(key, vec)
+                    cache.save()
+                energies = self.model.energy(np.stack([cache.get(k) for k in keys]))
+                for cand, energy in zip(ties, energies):
+                    cand.energy = float(energy)
+                print(f"\rLens after the fact: {n}/{len(wanted)} requests", end="",
+                      file=sys.stderr)
+            print(file=sys.stderr)
+        finally:
+            await backend.aclose()
 
 
 def choices(trace: dict, cands: list[Candidate] | None = None
@@ -154,7 +192,7 @@ def choices(trace: dict, cands: list[Candidate] | None = None
 
 
 async def analyse(run_dir: Path, arm: str | None,
-                  after: AfterTheFactLens | None = None) -> None:
+                  after: AfterTheFactLens | None = None) -> dict | None:
     import sandbox as sandbox_pkg
 
     records = traced_records(run_dir, arm)
@@ -167,13 +205,16 @@ async def analyse(run_dir: Path, arm: str | None,
                 continue
             if not any(c.energy is not None for c in cands):
                 filled[i] = cands
-        await after.fill(list(filled.values()))
+        await after.fill([(cands, list(records[i].request.get("messages") or []))
+                          for i, cands in filled.items()])
     config = read_config(run_dir)
     tasks = {t.task_id: t for t in load_tasks(config.dataset, config.split)}
     box = sandbox_pkg.make_sandbox(sandbox_pkg.SandboxConfig())
     totals = {"traces": 0, "chosen": 0, "any": 0, "probe": 0, "lens_used": 0,
               "lens_pass": 0, "nolens_pass": 0, "lens_differs": 0,
               "lens_s": 0.0, "lens_total_s": 0.0}
+    gained: list[str] = []
+    lost: list[str] = []
     ablation: dict[str, list[tuple[bool, int, float]]] = {}
     try:
         print(f"{'task':<14} {'cands':>5} {'passing':>7} chosen probe lens")
@@ -207,6 +248,8 @@ async def analyse(run_dir: Path, arm: str | None,
                 totals["lens_pass"] += chosen in passing
                 totals["nolens_pass"] += blind in passing
                 totals["lens_differs"] += chosen != blind
+                if (chosen in passing) != (blind in passing):
+                    (gained if chosen in passing else lost).append(rec.task_id)
                 lens = f"with {chosen in passing}, without {blind in passing}"
             print(f"{rec.task_id:<14} {len(cands):>5} {len(passing):>7} "
                   f"{str(chosen in passing):>6} {str(probe in passing):>5} {lens}")
@@ -215,14 +258,16 @@ async def analyse(run_dir: Path, arm: str | None,
     n = totals["traces"]
     if not n:
         print("no traced samples")
-        return
+        return None
     print(f"\n{n} traced requests: chosen passes {totals['chosen']}/{n}, some candidate "
           f"passes {totals['any']}/{n}, greedy probe passes {totals['probe']}/{n}")
     if totals["any"]:
         print(f"chosen / any = {totals['chosen'] / totals['any']:.2f} (target >= 0.9)")
     print(f"Lens consulted in {totals['lens_used']} requests, changed the choice in "
           f"{totals['lens_differs']}: passes with it {totals['lens_pass']}, "
-          f"without it {totals['nolens_pass']}")
+          f"without it {totals['nolens_pass']}"
+          + (f" (gained {', '.join(gained) or 'none'}; lost {', '.join(lost) or 'none'})"
+             if totals["lens_used"] else ""))
     if totals["lens_total_s"]:
         print(f"Lens time where it ran: {totals['lens_s']:.1f} s of those requests' "
               f"{totals['lens_total_s']:.1f} s ({totals['lens_s'] / totals['lens_total_s']:.1%}; "
@@ -236,6 +281,34 @@ async def analyse(run_dir: Path, arm: str | None,
         print(f"{name:<{width}} {passed:>3}/{len(rows):<3} "
               f"{sum(r[1] for r in rows) / len(rows):>12.0f} "
               f"{sum(r[2] for r in rows) / len(rows):>7.1f}")
+    return {"traces": n, "consulted": totals["lens_used"], "changed": totals["lens_differs"],
+            "passes_with": totals["lens_pass"], "passes_without": totals["nolens_pass"],
+            "gained": gained, "lost": lost,
+            "task_ids": [rec.task_id for rec in records]}
+
+
+def update_card(card_path: Path, run_dir: Path, result: dict, argv: list[str]) -> None:
+    """Record the after-the-fact pipeline ablation in the card; if, over every run recorded,
+    the Lens lost more tasks than it gained, that is a warning, which keeps it off."""
+    import json
+    import shlex
+
+    from proxy.lens.dataset import split_of
+    from proxy.lens.verdict import with_pipeline_verdict
+
+    trained = sorted({t for t in result["task_ids"] if split_of(t) != "heldout"})
+    if trained:
+        raise SystemExit(f"not updating the card: {len(trained)} task(s) of {run_dir} are in "
+                         "the Lens's train/validation splits, e.g. " + ", ".join(trained[:3]))
+    card = json.loads(card_path.read_text())
+    runs = card.setdefault("metrics", {}).setdefault("pipeline", {})
+    runs[str(run_dir)] = {k: v for k, v in result.items() if k != "task_ids"} | {
+        "command": "python benchmarks/pipeline_traces.py " + shlex.join(argv)}
+    card["warnings"] = with_pipeline_verdict(card.get("warnings") or [], runs)
+    card_path.write_text(json.dumps(card, indent=2) + "\n")
+    for warning in card["warnings"]:
+        print(f"warning: {warning}", file=sys.stderr)
+    print(f"updated {card_path}", file=sys.stderr)
 
 
 def main() -> None:
@@ -246,9 +319,16 @@ def main() -> None:
     ap.add_argument("--lens", type=Path, metavar="CARD",
                     help="score tied candidates of Lens-less traces with these weights")
     ap.add_argument("--config", help="config naming the model that embeds (default config.toml)")
+    ap.add_argument("--update-card", action="store_true",
+                    help="with --lens, on held-out tasks: record the result in the card "
+                         "(a warning, which keeps the Lens off, if it lost more than it gained)")
     args = ap.parse_args()
+    if args.update_card and not args.lens:
+        ap.error("--update-card needs --lens")
     lens = AfterTheFactLens(args.lens, args.config) if args.lens else None
-    asyncio.run(analyse(args.run, args.arm, lens))
+    result = asyncio.run(analyse(args.run, args.arm, lens))
+    if args.update_card and result is not None:
+        update_card(args.lens, args.run, result, sys.argv[1:])
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ raising ``ProxyError`` at once so the HTTP layer can still answer with a proper 
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import msgspec
 
@@ -34,6 +34,9 @@ class ModelInfo(msgspec.Struct, frozen=True, kw_only=True):
     # llama.cpp generations on one CPU are several times slower than one after the other),
     # more for an upstream server that batches.
     concurrency: int = 1
+    # Whether ``embed_in_context`` works here (the embedded backend): in-context Lens weights
+    # need it, and stay off where it is missing.
+    in_context_embeddings: bool = False
 
 
 class Embeddings(msgspec.Struct, frozen=True):
@@ -51,6 +54,14 @@ class Backend(Protocol):
     def complete(self, request: CompletionRequest) -> EventStream: ...
 
     async def embed(self, texts: list[str]) -> Embeddings: ...
+
+    async def embed_in_context(
+        self, messages: list[dict[str, Any]], lead: str, answers: list[str]
+    ) -> Embeddings:
+        """For each answer, the mean over its own tokens of the last hidden state, with the
+        rendered request and ``lead`` read before it (``proxy/backends/in_context.py``).
+        Raises ``Unsupported`` where the backend cannot (the Lens is then unavailable)."""
+        ...
 
     async def count_tokens(self, text: str) -> int: ...
 

@@ -91,6 +91,7 @@ class EmbeddedBackend:
         if cfg.prompt_cache_mb > 0 and cfg.reuse_prefix:
             self._llm.set_cache(LlamaRAMCache(capacity_bytes=cfg.prompt_cache_mb << 20))
         self._embedder: Any = None
+        self._in_context: Any = None  # InContextEmbedder, made on first use
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llama")
         self._slot = FairSlot(cfg.queue_max)
         meta = self._llm.metadata
@@ -116,6 +117,7 @@ class EmbeddedBackend:
             fingerprint=fingerprint,
             description=f"{self.path.name} (llama.cpp, in process)",
             concurrency=1,
+            in_context_embeddings=True,
         )
         log.info("model_loaded", model=self._info.id, path=str(self.path), n_ctx=cfg.n_ctx,
                  chat_template=self._info.has_chat_template, threads=self._threads)
@@ -176,6 +178,19 @@ class EmbeddedBackend:
         finally:
             self._slot.release()
 
+    async def embed_in_context(
+        self, messages: list[dict[str, Any]], lead: str, answers: list[str]
+    ) -> Embeddings:
+        rendered = (self._renderer.render(messages, None) if self._renderer
+                    else render_transcript(messages))
+        await self._slot.acquire()
+        try:
+            return await asyncio.get_running_loop().run_in_executor(
+                self._executor, self._embed_in_context_blocking, rendered.text, lead, answers
+            )
+        finally:
+            self._slot.release()
+
     async def count_tokens(self, text: str) -> int:
         return len(self._tokenize(text, add_bos=False))
 
@@ -184,7 +199,7 @@ class EmbeddedBackend:
 
     async def aclose(self) -> None:
         self._executor.shutdown(wait=True, cancel_futures=True)
-        for llm in (self._llm, self._embedder):
+        for llm in (self._llm, self._embedder, self._in_context):
             if llm is not None:
                 llm.close()
 
@@ -315,6 +330,15 @@ class EmbeddedBackend:
             if stream is not None and hasattr(stream, "close"):
                 stream.close()
             put(_SENTINEL)
+
+    def _embed_in_context_blocking(self, prompt: str, lead: str,
+                                   answers: list[str]) -> Embeddings:
+        from proxy.backends.in_context import InContextEmbedder
+
+        if self._in_context is None:
+            self._in_context = InContextEmbedder(self.path, self._threads)
+        vectors, count = self._in_context.embed(prompt, lead, answers)
+        return Embeddings(vectors=vectors.astype(float).tolist(), prompt_tokens=count)
 
     def _embed_blocking(self, texts: list[str]) -> Embeddings:
         from llama_cpp import LLAMA_POOLING_TYPE_MEAN, Llama

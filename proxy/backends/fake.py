@@ -80,6 +80,12 @@ class ScriptedFakeBackend:
         vectors = [[float(len(t)), float(sum(map(ord, t)) % 97), 1.0] for t in texts]
         return Embeddings(vectors=vectors, prompt_tokens=sum(len(t.split()) for t in texts))
 
+    async def embed_in_context(self, messages, lead: str, answers: list[str]) -> Embeddings:
+        # Toy vectors that depend on the request too: for protocol tests only.
+        context = sum(len(m.get("content") or "") for m in messages) + len(lead)
+        vectors = [[float(len(a)), float(sum(map(ord, a)) % 97), float(context)] for a in answers]
+        return Embeddings(vectors=vectors, prompt_tokens=sum(len(a.split()) for a in answers))
+
     async def count_tokens(self, text: str) -> int:
         return len(text.split())
 

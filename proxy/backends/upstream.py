@@ -20,6 +20,7 @@ from proxy.errors import (
     InvalidRequest,
     ModelNotFound,
     ProxyError,
+    Unsupported,
     UpstreamError,
     UpstreamTimeout,
 )
@@ -217,6 +218,14 @@ class UpstreamBackend:
             raise translate(exc) from None
         vectors = [d.embedding for d in sorted(result.data, key=lambda d: d.index)]
         return Embeddings(vectors=vectors, prompt_tokens=result.usage.prompt_tokens)
+
+    async def embed_in_context(
+        self, messages: list[dict[str, Any]], lead: str, answers: list[str]
+    ) -> Embeddings:
+        # OpenAI-compatible /v1/embeddings pools a whole input; pooling over the answer's
+        # tokens alone needs per-token states, which no portable endpoint returns.
+        raise Unsupported("in-context embeddings need the embedded backend; this upstream "
+                          "server's /v1/embeddings pools whole inputs")
 
     async def count_tokens(self, text: str) -> int:
         # No portable tokenize endpoint across servers: a documented estimate (~4 chars/token).

@@ -1,6 +1,7 @@
 """The Geometric Lens: an energy MLP over the model's own mean-pooled embeddings of candidate
-code, trained on graded candidates (``atlas-proxy lens train``); lower energy = more likely
-correct. See ``docs/lens.md``.
+code (alone, or read after the request it answers: ``in_context.py``), trained on graded
+candidates (``atlas-proxy lens train``); lower energy = more likely correct. See
+``docs/lens.md``.
 
 ``load_lens(backend, weights_dir)`` is what the app calls at start: it finds the weights
 whose card carries the backend's fingerprint, or answers (None, why-not) with one log line.
@@ -47,6 +48,13 @@ def load_lens(
     except WeightsError as exc:
         status = {"enabled": False, "reason": str(exc)}
         log.warning("lens_off", model=backend.info.id, reason=status["reason"])
+        return None, status
+    if ((card.get("embedding") or {}).get("context") == "request"
+            and not backend.info.in_context_embeddings):
+        status = {"enabled": False, "weights": card_path.stem,
+                  "reason": "these weights read code after its request, which this backend "
+                            "cannot embed (in-context embeddings need the embedded backend)"}
+        log.info("lens_off", model=backend.info.id, reason=status["reason"])
         return None, status
     val = (card.get("metrics") or {}).get("validation") or {}
     heldout = (card.get("metrics") or {}).get("heldout") or {}

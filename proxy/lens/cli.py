@@ -88,6 +88,12 @@ def _parser() -> argparse.ArgumentParser:
                     help="hidden layer widths, e.g. 512,128 (the notes' MLP, default); "
                          "'none' = the linear head (shipped for the default model)")
     tr.add_argument("--k", type=int, default=3, help="pool size for selection accuracy (3)")
+    tr.add_argument("--fit", choices=("adam", "pairwise"), default="adam",
+                    help="adam: losses of train.py, early stopping on validation; pairwise: "
+                         "the linear pairwise head, penalty chosen by grouped CV over train + "
+                         "validation tasks (pairwise.py; implied by --context request)")
+    tr.add_argument("--folds", type=int, default=5,
+                    help="--fit pairwise: task folds for choosing the penalty (5)")
     tr.add_argument("--quiet", action="store_true")
 
     ev = sub.add_parser("eval", help="held-out AUC and selection accuracy of weights")
@@ -122,6 +128,9 @@ def _embed_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", help="atlas-proxy config file naming the model (config.toml)")
     p.add_argument("--cache", type=Path,
                    help=f"embedding cache .npz (default {DEFAULT_CACHE_DIR}/embeddings-FP.npz)")
+    p.add_argument("--context", choices=("none", "request"), default="none",
+                   help="none: embed the code alone; request: embed it after its request, "
+                        "pooled over the code (proxy/lens/in_context.py); eval follows the card")
     p.add_argument("--batch", type=int, default=1,
                    help="codes per embed call (1: same speed, least memory; docs/lens.md)")
 
@@ -148,7 +157,7 @@ def _collect(args: argparse.Namespace) -> int:
 # --- embedding -------------------------------------------------------------------------------
 
 
-async def _make_backend(config_path: str | None):
+async def make_backend(config_path: str | None):
     from proxy.config import load_config
 
     config = load_config(config_path)
@@ -162,7 +171,7 @@ async def _make_backend(config_path: str | None):
 
 
 async def _embed_all(args: argparse.Namespace, codes: list[str]) -> tuple[np.ndarray, Any]:
-    backend = await _make_backend(args.config)
+    backend = await make_backend(args.config)
     try:
         info = backend.info
         path = args.cache or EmbeddingCache.default_path(DEFAULT_CACHE_DIR, info.fingerprint)
@@ -226,6 +235,11 @@ def _round(obj: Any) -> Any:
 
 def _train(args: argparse.Namespace, argv: list[str]) -> int:
     from proxy.lens import store
+
+    if args.context == "request" or args.fit == "pairwise":
+        from proxy.lens.pairwise_train import train_command
+
+        return train_command(args, argv)
     from proxy.lens.train import Split, TrainConfig, logistic_probe, train
 
     cands = read_runs(args.runs, arms=set(args.arm) if args.arm else None)
@@ -318,20 +332,26 @@ def _length_energy(cands: list[Candidate]) -> np.ndarray:
 
 
 def _eval(args: argparse.Namespace, argv: list[str]) -> int:
+    from proxy.lens import pairwise_train as pw
     from proxy.lens import store
 
     model, card = store.load(args.weights)
-    cands = read_runs(args.runs, arms=set(args.arm) if args.arm else None)
-    if not cands:
-        raise DataError("no graded candidates in these runs")
+    pairwise = pw.is_pairwise(card) or (card.get("embedding") or {}).get("context") == "request"
+    if pairwise:
+        energies, cands, all_cands, info = pw.eval_energies(args, model, card)
+    else:
+        cands = read_runs(args.runs, arms=set(args.arm) if args.arm else None)
+        if not cands:
+            raise DataError("no graded candidates in these runs")
+        vectors, info = asyncio.run(_embed_all(args, [c.code for c in cands]))
+        energies = model.energy(vectors)
     trained_on = sorted({c.task_id for c in cands if split_of(c.task_id) != "heldout"})
-    vectors, info = asyncio.run(_embed_all(args, [c.code for c in cands]))
     if info.fingerprint != card["fingerprint"] and info.fingerprint not in card.get("aliases", []):
         raise DataError(f"the config's model ({info.fingerprint[:16]}...) is not the one these "
                         f"weights were trained for ({card['fingerprint'][:16]}...)")
-    energies = model.energy(vectors)
     passed = [c.passed for c in cands]
-    result = _summary(energies, cands, args.k)
+    result = (pw.summary(energies, cands, all_cands, args.k) if pairwise
+              else _summary(energies, cands, args.k))
     length = _length_energy(cands)
     result["baselines"] = {
         "code_length_auc": metrics.auc(length, passed),

@@ -164,6 +164,12 @@ class EmbeddingCache:
     def __len__(self) -> int:
         return len(self._vectors)
 
+    def get(self, key: str) -> np.ndarray | None:
+        return self._vectors.get(key)
+
+    def put(self, key: str, vector) -> None:  # noqa: ANN001 - any float sequence
+        self._vectors[key] = np.asarray(vector, dtype=np.float32)
+
     def save(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         keys = sorted(self._vectors)

@@ -1,5 +1,8 @@
 """``LensScorer``: the pipeline's ``Scorer``: code -> embeddings (same backend, same model)
 -> energies. Lower energy = more likely correct; None = the Lens cannot answer this time.
+
+What is embedded follows the weights' card: the code alone, or (``embedding.context =
+"request"``) the code read after the request it answers (``proxy/lens/in_context.py``).
 """
 
 from __future__ import annotations
@@ -37,21 +40,34 @@ class LensScorer:
     card: dict[str, Any] = field(default_factory=dict)
     stats: ScorerStats = field(default_factory=ScorerStats)
 
-    async def score(self, codes: list[str]) -> list[float] | None:
-        energies = await self.energies(codes)
+    @property
+    def in_context(self) -> bool:
+        return (self.card.get("embedding") or {}).get("context") == "request"
+
+    async def score(self, codes: list[str],
+                    messages: list[dict[str, Any]] | None = None) -> list[float] | None:
+        energies = await self.energies(codes, messages)
         return None if energies is None else [float(e) for e in energies]
 
-    async def energies(self, codes: list[str]) -> np.ndarray | None:
+    async def energies(self, codes: list[str],
+                       messages: list[dict[str, Any]] | None = None) -> np.ndarray | None:
         if not codes:
             return np.zeros(0)
         t0 = time.perf_counter()
         rows: list[list[float]] = []
         try:
-            # One code per call: the embedding context's memory grows with the tokens of one
-            # call (~1.2 MiB a token, docs/lens.md), so the peak is set by the longest code,
-            # not by the sum of k; the work per token is the same.
-            for code in codes:
-                rows.extend((await self.backend.embed([code])).vectors)
+            if self.in_context:
+                if not messages:
+                    return self._fail("these weights read code after its request; none given")
+                lead = self.card["embedding"].get("lead", "")
+                # One call: the request is read once and every candidate continues from it.
+                rows = (await self.backend.embed_in_context(messages, lead, codes)).vectors
+            else:
+                # One code per call: the embedding context's memory grows with the tokens of
+                # one call (~1.2 MiB a token, docs/lens.md), so the peak is set by the longest
+                # code, not by the sum of k; the work per token is the same.
+                for code in codes:
+                    rows.extend((await self.backend.embed([code])).vectors)
         except Exception as exc:  # the Lens is an aid: report unavailable, never fail
             return self._fail(f"embedding failed: {type(exc).__name__}: {exc}")
         t1 = time.perf_counter()

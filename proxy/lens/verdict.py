@@ -71,3 +71,23 @@ def pool_warnings(where: str, pools: dict[str, Any]) -> list[str]:
             found.append(f"{where} pools the Lens picks a passing candidate no more often "
                          f"than {rival} ({lens:.3f} vs {pools[key]:.3f})")
     return found
+
+
+PIPELINE = "in the pipeline"  # how the card's pipeline warnings begin
+
+
+def with_pipeline_verdict(warnings: list[str], runs: dict[str, dict[str, Any]]) -> list[str]:
+    """The card's warnings after ``benchmarks/pipeline_traces.py --lens CARD --update-card``:
+    the most direct test of all. The Lens re-breaks the ties of real pipeline requests on
+    held-out tasks (traces made without it), and each changed choice is graded. Pick rates
+    over sampled pools can favour a head whose choices in the pipeline's own ties (where
+    every candidate passed the same self-tests) are worse; if, summed over every run
+    recorded, it loses more tasks than it gains, it stays off."""
+    kept = [w for w in warnings if not w.startswith(PIPELINE)]
+    gained = sum(len(r.get("gained") or []) for r in runs.values())
+    lost = sum(len(r.get("lost") or []) for r in runs.values())
+    if lost > gained:
+        consulted = sum(r.get("consulted", 0) for r in runs.values())
+        kept.append(f"{PIPELINE} (held-out traces, {consulted} requests where it broke a tie) "
+                    f"the Lens lost {lost} task(s) and gained {gained}")
+    return kept

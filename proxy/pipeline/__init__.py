@@ -7,6 +7,7 @@ decide pipeline vs passthrough, ``run`` to produce the event stream. See docs/pi
 from __future__ import annotations
 
 from proxy.backends.base import Backend
+from proxy.backends.prompting import message_dicts
 from proxy.errors import InvalidRequest
 from proxy.events import EventStream
 from proxy.openai.protocol import ChatCompletionRequest
@@ -78,4 +79,5 @@ class Pipeline:
             request_id=request_id,
             model=request.model,
             route_reason=decided.reason,
+            messages=message_dicts(request.messages),
         )

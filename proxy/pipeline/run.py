@@ -127,7 +127,7 @@ async def orchestrate(
             lens_note = "no wall time left for the Lens"
         elif len(ties) > 1:
             started = time.monotonic()
-            lens_note = await lens_energies(scorer, ties)
+            lens_note = await lens_energies(scorer, ties, st.messages)
             # Its own stage in the timings: the Lens's share of the request is a target.
             st.trace.stage("lens", time.monotonic() - started, candidates=len(ties))
             ranked = rank(st.candidates)
@@ -156,6 +156,7 @@ async def pipeline_events(
     request_id: str,
     model: str,
     route_reason: str,
+    messages: list[dict] | None = None,
 ) -> EventStream:
     budget = Budget(cfg.budget_s, cfg.budget_tokens)
     generate = Generator(
@@ -177,6 +178,7 @@ async def pipeline_events(
         sandbox=sandbox,
         trace=trace,
         emit=lambda text: queue.put_nowait(Reasoning(text)),
+        messages=messages or [],
     )
     outcome: dict = {}
 

@@ -10,19 +10,23 @@ it is the best bet.
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from proxy.pipeline.candidate import Candidate
 
 
 @runtime_checkable
 class Scorer(Protocol):
-    """The Lens hook: energies for code, lower = more likely correct; None = unavailable."""
+    """The Lens hook: energies for code, lower = more likely correct; None = unavailable.
+    ``messages`` is the request the code answers (role/content dicts), for scorers that
+    read code in its context."""
 
-    async def score(self, codes: list[str]) -> list[float] | None: ...
+    async def score(self, codes: list[str],
+                    messages: list[dict[str, Any]] | None = None) -> list[float] | None: ...
 
 
-async def lens_energies(scorer: Scorer | None, candidates: list[Candidate]) -> str | None:
+async def lens_energies(scorer: Scorer | None, candidates: list[Candidate],
+                        messages: list[dict[str, Any]] | None = None) -> str | None:
     """Fill ``energy`` on candidates with code; returns why the Lens was not used, if not."""
     usable = [c for c in candidates if c.code]
     if scorer is None:
@@ -30,7 +34,7 @@ async def lens_energies(scorer: Scorer | None, candidates: list[Candidate]) -> s
     if len(usable) < 2:
         return None
     try:
-        energies = await scorer.score([c.code for c in usable])
+        energies = await scorer.score([c.code for c in usable], messages)
     except Exception as exc:  # the Lens is an aid: its failure must not fail the request
         return f"Lens failed: {type(exc).__name__}: {exc}"
     if energies is None or len(energies) != len(usable):

@@ -23,6 +23,8 @@ class State:
     sandbox: Sandbox
     trace: TraceRecorder
     emit: Callable[[str], None]
+    # The request as sent (role/content dicts): what an in-context Lens reads code after.
+    messages: list[dict] = field(default_factory=list)
     candidates: list[Candidate] = field(default_factory=list)
     model_tests: list[Example] = field(default_factory=list)
     keep: list[bool] = field(default_factory=list)

@@ -35,7 +35,7 @@ def lent_backend(real_backend, monkeypatch):
     async def make(_config):
         return Borrowed(real_backend)
 
-    monkeypatch.setattr(cli, "_make_backend", make)
+    monkeypatch.setattr(cli, "make_backend", make)
     return real_backend
 
 
@@ -136,6 +136,16 @@ def test_heldout_pools_can_veto_weights_that_passed_validation() -> None:
     assert verdict.with_heldout_verdict([], {}) == []  # no greedy probe held out: no verdict
 
 
+def test_pipeline_ablation_can_veto_weights_that_passed_everything_else() -> None:
+    # The pairwise head of 2026-12-03 on the 68 slow HumanEval traces: lost 9 and 116.
+    runs = {"humaneval-68p-ps2": {"consulted": 36, "gained": [],
+                                  "lost": ["HumanEval/9", "HumanEval/116"]}}
+    vetoed = verdict.with_pipeline_verdict(["earlier"], runs)
+    assert vetoed[0] == "earlier" and "lost 2 task(s) and gained 0" in vetoed[1]
+    runs["another"] = {"consulted": 10, "gained": ["a", "b"], "lost": []}
+    assert verdict.with_pipeline_verdict(vetoed, runs) == ["earlier"]  # summed: 2 vs 2
+
+
 def test_heldout_veto_needs_more_than_beating_the_probe() -> None:
     # The linear head of 2026-12-02 held out: better than the probe, worse than chance.
     measured = {"within_task_auc": 0.4885, "selection_vs_probe": {
@@ -200,3 +210,70 @@ def test_collect_shipped_plan_is_the_runs_named_in_the_card(capsys) -> None:
             assert run["derived"].split(" --out ")[0] in printed_lines, run["derived"]
         else:
             assert _options(run["command"]) in printed, run["command"]
+
+
+def test_train_and_eval_in_context(tmp_path, lent_backend, capsys) -> None:
+    """`--context request`: each snippet read after its task's real request (from the MBPP
+    and HumanEval files), a pairwise head cross-validated over tasks, held-out numbers."""
+    train = write_run(tmp_path / "train", _rows([f"MBPP/{601 + i}" for i in range(6)],
+                                                PAIRS[:6]))
+    val = write_run(tmp_path / "val", _rows([f"MBPP/{511 + i}" for i in range(2)],
+                                            PAIRS[6:8]), split="validation")
+    he = write_run(tmp_path / "he", _rows([f"HumanEval/{i}" for i in range(3)], PAIRS[8:11]),
+                   dataset="humaneval", split=None)
+    out, cache = tmp_path / "weights", tmp_path / "ic.npz"
+    rc = cli.main(["train", "--context", "request", "--runs", str(train), str(val),
+                   "--out", str(out), "--cache", str(cache), "--folds", "4"])
+    assert rc == 0
+    card_path = out / "qwen2.5-coder-0.5b-instruct.json"
+    model, card = load(card_path)
+    assert card["embedding"]["context"] == "request" and card["embedding"]["dim"] == 896
+    assert sorted(model.params) == ["W1", "b1"] and model.dim == 896
+    assert card["training"]["config"]["lambda"] in (0.003, 0.01, 0.03, 0.1, 0.3)
+    assert card["training"]["data"]["embedded"] == {"candidates": 16, "tasks": 8,
+                                                    "passing": 8}
+    metrics = card["metrics"]["validation"]
+    assert metrics["candidates"] == 16 and 0.0 <= metrics["within_task_auc"] <= 1.0
+    assert json.loads(capsys.readouterr().out)["validation"]["candidates"] == 16
+
+    # The app's path: found by fingerprint; scores k codes after the request they answer.
+    scorer, status = load_lens(lent_backend, out, allow_warnings=True)
+    assert status["enabled"] and scorer.in_context
+    messages = [{"role": "user", "content": "Write a function that reverses a string."}]
+    energies = asyncio.run(scorer.score([g for g, _ in PAIRS[:3]], messages))
+    assert len(energies) == 3 and all(np.isfinite(energies))
+
+    capsys.readouterr()  # the log lines of load_lens
+    rc = cli.main(["eval", "--runs", str(he), "--weights", str(card_path),
+                   "--cache", str(cache), "--k", "2", "--update-card"])
+    assert rc == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["candidates"] == 6 and result["auc_over"].startswith("candidates of tasks")
+    assert json.loads(card_path.read_text())["metrics"]["heldout"]["within_task_auc"] == \
+        result["within_task_auc"]
+
+
+def test_train_pairwise_code_only(tmp_path, runs, lent_backend, snippet_embeddings,
+                                  capsys) -> None:
+    """`--fit pairwise` (the shipped kind): code-only embeddings from the shared cache, the
+    pairwise head cross-validated over train + validation tasks, then held out."""
+    _, _, cache = snippet_embeddings
+    out = tmp_path / "weights"
+    rc = cli.main(["train", "--fit", "pairwise", "--runs", str(runs["train"]), str(runs["val"]),
+                   "--out", str(out), "--cache", str(cache)])
+    assert rc == 0
+    card_path = out / "qwen2.5-coder-0.5b-instruct.json"
+    model, card = load(card_path)
+    assert card["training"]["fit"] == "pairwise" and card["embedding"]["context"] == "none"
+    assert card["training"]["data"]["embedded"]["tasks"] == 20  # every task has both classes
+    assert card["metrics"]["validation"]["candidates"] == 40
+    # The snippet pairs are easy: a head that never saw a task still ranks its pair.
+    assert card["metrics"]["validation"]["within_task_auc"] > 0.6
+    scorer, status = load_lens(lent_backend, out, allow_warnings=True)
+    assert status["enabled"] and not scorer.in_context
+    capsys.readouterr()
+    rc = cli.main(["eval", "--runs", str(runs["he"]), "--weights", str(card_path),
+                   "--cache", str(cache), "--update-card"])
+    assert rc == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["candidates"] == 12 and result["within_task_auc"] is not None

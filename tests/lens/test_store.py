@@ -63,6 +63,17 @@ def test_load_lens_by_fingerprint(tmp_path: Path, small_model) -> None:
     assert status["enabled"] is True and status["weights"] == "toy" and status["auc"] == 0.9
 
 
+def test_in_context_weights_need_a_backend_that_embeds_in_context(tmp_path: Path,
+                                                                   small_model) -> None:
+    save(small_model, _card(embedding={"context": "request"}), tmp_path, "toy")
+    scorer, status = load_lens(_backend(), tmp_path)  # an upstream-like backend: cannot
+    assert scorer is None and "in-context" in status["reason"]
+    able = ScriptedFakeBackend([], info=ModelInfo(id="toy", context_length=4096,
+                                                  fingerprint=FP, in_context_embeddings=True))
+    scorer, status = load_lens(able, tmp_path)
+    assert scorer is not None and scorer.in_context and status["enabled"]
+
+
 def test_alias_fingerprint(tmp_path: Path, small_model) -> None:
     save(small_model, _card(aliases=["upstream:qwen"]), tmp_path, "toy")
     scorer, status = load_lens(_backend("upstream:qwen"), tmp_path)

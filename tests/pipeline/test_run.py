@@ -312,9 +312,11 @@ async def test_lens_breaks_ties(sandbox):
     class Scorer:
         def __init__(self):
             self.seen = 0
+            self.messages = None
 
-        async def score(self, codes):
+        async def score(self, codes, messages=None):
             self.seen = len(codes)
+            self.messages = messages  # an in-context Lens reads the code after the request
             return [1.0 if "a + b" in c else 0.1 for c in codes]
 
     variants = [
@@ -326,6 +328,7 @@ async def test_lens_breaks_ties(sandbox):
     cfg = PipelineConfig(k=3, early_exit=False, plansearch=False, plain_samples=0, repair=False)
     events = await collect(Pipeline(backend, sandbox, cfg, scorer), user(ADD_STUB, atlas=TRACE))
     assert scorer.seen == 3
+    assert scorer.messages[-1]["role"] == "user" and "def add" in scorer.messages[-1]["content"]
     assert "return b + a" in answer(events)  # lowest energy among equals
     t = trace(events)
     assert t["selection"]["lens"] == "used"
