@@ -41,7 +41,6 @@ import sys
 from pathlib import Path
 
 import msgspec
-import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -146,33 +145,19 @@ class AfterTheFactLens:
     async def _fill_in_context(self, wanted: list[tuple[list[Candidate], list[dict]]]) -> None:
         """What the pipeline's scorer computes (``LensScorer`` with in-context weights),
         through the in-context cache of ``lens train``, so a rerun embeds nothing again."""
-        from proxy.lens import cli
-        from proxy.lens.dataset import EmbeddingCache, code_sha
-        from proxy.lens.in_context import context_key
+        from proxy.lens import cli, in_context
 
-        lead = self.card["embedding"].get("lead", "")
+        flat = [(c, messages) for ties, messages in wanted for c in ties]
         backend = await cli.make_backend(self.config)
         try:
-            fp = backend.info.fingerprint
-            cache = EmbeddingCache(Path(cli.DEFAULT_CACHE_DIR)
-                                   / f"in-context-{code_sha(fp)[:16]}.npz", fp)
-            for n, (ties, messages) in enumerate(wanted, 1):
-                keys = [context_key(messages, lead, c.code) for c in ties]
-                todo = [(k, c.code) for k, c in zip(keys, ties) if cache.get(k) is None]
-                if todo:
-                    result = await backend.embed_in_context(messages, lead,
-                                                            [code for _, code in todo])
-                    for (key, _), vec in zip(todo, result.vectors):
-                        cache.put(key, vec)
-                    cache.save()
-                energies = self.model.energy(np.stack([cache.get(k) for k in keys]))
-                for cand, energy in zip(ties, energies):
-                    cand.energy = float(energy)
-                print(f"\rLens after the fact: {n}/{len(wanted)} requests", end="",
-                      file=sys.stderr)
-            print(file=sys.stderr)
+            cache = in_context.cache_for(backend.info.fingerprint)
+            vectors = await in_context.embed(cache, backend,
+                                             [(messages, c.code) for c, messages in flat],
+                                             self.card["embedding"].get("lead", ""))
         finally:
             await backend.aclose()
+        for (cand, _), energy in zip(flat, self.model.energy(vectors)):
+            cand.energy = float(energy)
 
 
 def choices(trace: dict, cands: list[Candidate] | None = None

@@ -133,7 +133,9 @@ class EmbeddedBackend:
         return self._slot
 
     def render_chat(self, request: ChatCompletionRequest) -> RenderedPrompt:
-        messages = message_dicts(request.messages)
+        return self._render(message_dicts(request.messages))
+
+    def _render(self, messages: list[dict[str, Any]]) -> RenderedPrompt:
         if self._renderer is None:
             return render_transcript(messages)
         return self._renderer.render(messages, None)
@@ -181,8 +183,7 @@ class EmbeddedBackend:
     async def embed_in_context(
         self, messages: list[dict[str, Any]], lead: str, answers: list[str]
     ) -> Embeddings:
-        rendered = (self._renderer.render(messages, None) if self._renderer
-                    else render_transcript(messages))
+        rendered = self._render(messages)
         await self._slot.acquire()
         try:
             return await asyncio.get_running_loop().run_in_executor(

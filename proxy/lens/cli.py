@@ -336,7 +336,7 @@ def _eval(args: argparse.Namespace, argv: list[str]) -> int:
     from proxy.lens import store
 
     model, card = store.load(args.weights)
-    pairwise = pw.is_pairwise(card) or (card.get("embedding") or {}).get("context") == "request"
+    pairwise = pw.is_pairwise(card)  # in-context weights are always pairwise
     if pairwise:
         energies, cands, all_cands, info = pw.eval_energies(args, model, card)
     else:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import hashlib
 import json
 import sys
-from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
@@ -56,24 +55,34 @@ def context_key(messages: list[dict[str, Any]], lead: str, code: str) -> str:
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 
-async def embed(cache: EmbeddingCache, backend: Backend, cands: list[Candidate],
-                requests: dict[str, list[dict[str, Any]]], *, progress: bool = True) -> np.ndarray:
-    """(n, d) in-context embeddings, one backend call per task (its prompt read once)."""
-    keys = [context_key(requests[c.task_id], LEAD, c.code) for c in cands]
-    todo: dict[str, dict[str, str]] = defaultdict(dict)  # task -> key -> code
-    for c, key in zip(cands, keys):
+def cache_for(fingerprint: str, path: Path | None = None) -> EmbeddingCache:
+    """The in-context embedding cache of a model (``runs/lens-cache/in-context-FP.npz``)."""
+    from proxy.lens.cli import DEFAULT_CACHE_DIR
+
+    path = path or Path(DEFAULT_CACHE_DIR) / f"in-context-{code_sha(fingerprint)[:16]}.npz"
+    return EmbeddingCache(path, fingerprint)
+
+
+async def embed(cache: EmbeddingCache, backend: Backend,
+                items: list[tuple[list[dict[str, Any]], str]], lead: str = LEAD, *,
+                progress: bool = True) -> np.ndarray:
+    """(n, d) in-context embeddings of (request messages, code) items, computing only those
+    not cached; one backend call per distinct request (its prompt read once)."""
+    keys = [context_key(messages, lead, code) for messages, code in items]
+    todo: dict[str, tuple[list[dict[str, Any]], dict[str, str]]] = {}  # request -> key -> code
+    for (messages, code), key in zip(items, keys):
         if cache.get(key) is None:
-            todo[c.task_id][key] = c.code
-    done = 0
-    for task_id, items in todo.items():
-        result = await backend.embed_in_context(requests[task_id], LEAD, list(items.values()))
-        for key, vec in zip(items, result.vectors):
+            request = json.dumps(messages, sort_keys=True)
+            todo.setdefault(request, (messages, {}))[1][key] = code
+    total, done = sum(len(codes) for _, codes in todo.values()), 0
+    for messages, codes in todo.values():
+        result = await backend.embed_in_context(messages, lead, list(codes.values()))
+        for key, vec in zip(codes, result.vectors):
             cache.put(key, vec)
-        done += len(items)
+        done += len(codes)
         cache.save()
         if progress:
-            print(f"\rembedded in context {done}/{sum(map(len, todo.values()))}", end="",
-                  file=sys.stderr)
+            print(f"\rembedded in context {done}/{total}", end="", file=sys.stderr)
     if todo and progress:
         print(file=sys.stderr)
     return np.stack([cache.get(k) for k in keys]) if keys else np.zeros((0, 0))
@@ -81,18 +90,16 @@ async def embed(cache: EmbeddingCache, backend: Backend, cands: list[Candidate],
 
 async def embed_with_config(args, cands: list[Candidate]):  # noqa: ANN001 - argparse namespace
     """(vectors, model info): in-context embeddings with the model the config names."""
-    from proxy.lens.cli import DEFAULT_CACHE_DIR, make_backend
+    from proxy.lens.cli import make_backend
 
     requests = task_requests(cands)
     backend = await make_backend(args.config)
     try:
         info = backend.info
-        path = args.cache or Path(DEFAULT_CACHE_DIR) / (
-            f"in-context-{code_sha(info.fingerprint)[:16]}.npz")
-        cache = EmbeddingCache(path, info.fingerprint)
-        print(f"embedding in context with {info.id}, cache {path} ({len(cache)} cached)",
+        cache = cache_for(info.fingerprint, args.cache)
+        print(f"embedding in context with {info.id}, cache {cache.path} ({len(cache)} cached)",
               file=sys.stderr)
-        vectors = await embed(cache, backend, cands, requests)
+        vectors = await embed(cache, backend, [(requests[c.task_id], c.code) for c in cands])
     finally:
         await backend.aclose()
     return vectors, info

@@ -63,7 +63,9 @@ def summary(energies: np.ndarray, cands: list[Candidate], all_copies: list[Candi
 
 
 def length_baseline(cands: list[Candidate]) -> float | None:
-    return metrics.within_task_auc([len(c.code) for c in cands], [c.passed for c in cands],
+    from proxy.lens.cli import _length_energy
+
+    return metrics.within_task_auc(_length_energy(cands), [c.passed for c in cands],
                                    [c.task_id for c in cands])
 
 

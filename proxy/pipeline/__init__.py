@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from proxy.backends.base import Backend
 from proxy.backends.prompting import message_dicts
-from proxy.errors import InvalidRequest
+from proxy.errors import InvalidRequest, Unsupported
 from proxy.events import EventStream
 from proxy.openai.protocol import ChatCompletionRequest
 from proxy.pipeline.classify import Route, classify, detect_language, last_user_text
@@ -70,14 +70,24 @@ class Pipeline:
         cfg = self.config_for(request)  # raises InvalidRequest synchronously
         decided = self.route(request, cfg)
         problem = extract(request, decided.language)
+        scorer = self.scorer if cfg.lens else None
         return pipeline_events(
             backend=self.backend,
             sandbox=self.sandbox,
             cfg=cfg,
             problem=problem,
-            scorer=self.scorer if cfg.lens else None,
+            scorer=scorer,
             request_id=request_id,
             model=request.model,
             route_reason=decided.reason,
-            messages=message_dicts(request.messages),
+            messages=_lens_messages(request) if scorer is not None else None,
         )
+
+
+def _lens_messages(request: ChatCompletionRequest) -> list[dict] | None:
+    """The request as role/content dicts, for a Lens that reads code after it; None where it
+    holds non-text parts (an upstream model may take them; the Lens then answers without)."""
+    try:
+        return message_dicts(request.messages)
+    except Unsupported:
+        return None

@@ -478,3 +478,17 @@ async def test_no_second_wave_without_unused_hints(sandbox):
         events = await collect(Pipeline(backend, sandbox, cfg), user(ADD_STUB, atlas=TRACE))
         assert len(backend.calls) == 2 + (cfg.k - 1)  # probe, self-tests, the first wave
         assert trace(events)["more_candidates"] == {"skipped": "no unused approach hints"}
+
+
+def test_lens_messages_skip_requests_with_non_text_parts():
+    from proxy.openai.protocol import ChatMessage, ContentPart
+    from proxy.pipeline import _lens_messages
+
+    text = user(ADD_STUB)
+    assert _lens_messages(text) == [{"role": "user", "content": ADD_STUB}]
+    image = ContentPart(type="image_url", image_url={"url": "data:image/png;base64,AAAA"})
+    mixed = user(ADD_STUB)
+    mixed.messages[0] = ChatMessage(role="user", content=[ContentPart(type="text", text=ADD_STUB),
+                                                          image])
+    assert _lens_messages(mixed) is None  # the request still runs; the Lens reads nothing
+
