@@ -197,7 +197,7 @@ async def analyse(run_dir: Path, arm: str | None,
     box = sandbox_pkg.make_sandbox(sandbox_pkg.SandboxConfig())
     totals = {"traces": 0, "chosen": 0, "any": 0, "probe": 0, "lens_used": 0,
               "lens_pass": 0, "nolens_pass": 0, "lens_differs": 0,
-              "lens_s": 0.0, "lens_total_s": 0.0}
+              "lens_s": 0.0, "lens_total_s": 0.0, "ties": 0, "mixed_ties": 0}
     gained: list[str] = []
     lost: list[str] = []
     ablation: dict[str, list[tuple[bool, int, float]]] = {}
@@ -224,6 +224,11 @@ async def analyse(run_dir: Path, arm: str | None,
             for name, (cid, tokens, seconds) in rows.items():
                 ablation.setdefault(name, []).append((cid in passing, tokens, seconds))
             totals["chosen"] += chosen in passing
+            # The Lens's whole room: a tie at the top holding a passing and a failing candidate.
+            tied = {c.id for c in top_ties([msgspec.structs.replace(c, energy=None)
+                                            for c in cands])}
+            totals["ties"] += bool(tied)
+            totals["mixed_ties"] += bool(tied & passing) and bool(tied - passing)
             totals["any"] += bool(passing)
             probe = next((c.id for c in cands if c.origin == "probe"), None)
             totals["probe"] += probe in passing
@@ -248,6 +253,8 @@ async def analyse(run_dir: Path, arm: str | None,
           f"passes {totals['any']}/{n}, greedy probe passes {totals['probe']}/{n}")
     if totals["any"]:
         print(f"chosen / any = {totals['chosen'] / totals['any']:.2f} (target >= 0.9)")
+    print(f"ties at the top after self-tests (what the Lens is asked about): {totals['ties']}; "
+          f"holding both a passing and a failing candidate: {totals['mixed_ties']}")
     print(f"Lens consulted in {totals['lens_used']} requests, changed the choice in "
           f"{totals['lens_differs']}: passes with it {totals['lens_pass']}, "
           f"without it {totals['nolens_pass']}"
@@ -268,7 +275,8 @@ async def analyse(run_dir: Path, arm: str | None,
               f"{sum(r[2] for r in rows) / len(rows):>7.1f}")
     return {"traces": n, "consulted": totals["lens_used"], "changed": totals["lens_differs"],
             "passes_with": totals["lens_pass"], "passes_without": totals["nolens_pass"],
-            "gained": gained, "lost": lost,
+            "gained": gained, "lost": lost, "ties": totals["ties"],
+            "mixed_ties": totals["mixed_ties"],
             "task_ids": [rec.task_id for rec in records]}
 
 

@@ -352,6 +352,8 @@ def _eval(args: argparse.Namespace, argv: list[str]) -> int:
     passed = [c.passed for c in cands]
     result = (pw.summary(energies, cands, all_cands, args.k) if pairwise
               else _summary(energies, cands, args.k))
+    if pairwise:
+        result["visible"] = pw.visible_summary(energies, cands, args.cache)
     length = _length_energy(cands)
     result["baselines"] = {
         "code_length_auc": metrics.auc(length, passed),

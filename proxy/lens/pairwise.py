@@ -50,9 +50,14 @@ def pairs(passed: np.ndarray, groups: np.ndarray) -> tuple[np.ndarray, np.ndarra
     return np.concatenate(pos_all), np.concatenate(neg_all), np.concatenate(weights)
 
 
-def fit(x: np.ndarray, passed: np.ndarray, groups: np.ndarray, lam: float) -> np.ndarray:
-    """w (d,) minimising the task-weighted pairwise logistic loss + lam/2 ||w||^2."""
+def fit(x: np.ndarray, passed: np.ndarray, groups: np.ndarray, lam: float,
+        fail_weight: np.ndarray | None = None) -> np.ndarray:
+    """w (d,) minimising the task-weighted pairwise logistic loss + lam/2 ||w||^2.
+    ``fail_weight`` (per candidate) scales each pair by its failing candidate's weight, e.g.
+    to stress failures that pass the request's own examples (``benchmarks/lens_visible_pairs.py``)."""
     p, n, w = pairs(np.asarray(passed, bool), np.asarray(groups))
+    if fail_weight is not None:
+        w = w * np.asarray(fail_weight, np.float64)[n]
     diff = x[n] - x[p]  # wanted: w . diff > 0 (the failing one has the higher energy)
     w = w / w.sum()
     coef = np.zeros(x.shape[1])

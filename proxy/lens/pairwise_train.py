@@ -15,6 +15,7 @@ import datetime as dt
 import json
 import shlex
 import sys
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -62,6 +63,33 @@ def summary(energies: np.ndarray, cands: list[Candidate], all_copies: list[Candi
     return out
 
 
+def visible_summary(energies: np.ndarray, cands: list[Candidate],
+                    cache: Path | None = None) -> dict[str, Any]:
+    """The same within-task numbers over the candidates that pass the examples their own
+    request shows (``visible.py``): the only ones a tie at the top of the pipeline can hold,
+    so these pairs are the ones the Lens is actually asked about. Checked results are kept
+    beside the embedding cache (``--cache``)."""
+    from proxy.lens.in_context import task_requests
+    from proxy.lens.visible import CACHE_NAME, passes_visible
+
+    path = cache.parent / CACHE_NAME if cache else None
+    flags = asyncio.run(passes_visible(cands, task_requests(cands), path=path))
+    idx = [i for i, ok in enumerate(flags) if ok]
+    sub = [cands[i] for i in idx]
+    mixed = {c.task_id for c in mixed_only(sub)}
+    passed, tasks = [c.passed for c in sub], [c.task_id for c in sub]
+    return {
+        "what": "candidates passing their request's own examples (what the pipeline's ties "
+                "hold); within-task numbers over their tasks with both classes",
+        "tasks": len(mixed),
+        "candidates": sum(c.task_id in mixed for c in sub),
+        "failing_that_pass_examples": sum(not c.passed for c in sub),
+        "failing": sum(not c.passed for c in cands),
+        "within_task_auc": metrics.within_task_auc(np.asarray(energies)[idx], passed, tasks),
+        "code_length_within_task_auc": length_baseline(sub),
+    }
+
+
 def length_baseline(cands: list[Candidate]) -> float | None:
     from proxy.lens.cli import _length_energy
 
@@ -85,6 +113,7 @@ def train_command(args, argv: list[str]) -> int:  # noqa: ANN001 - argparse name
                         folds=args.folds, seed=args.seed)
     model = cv.model.rounded()
     val = summary(cv.energies, used, cands, args.k)
+    val["visible"] = visible_summary(cv.energies, used, args.cache)
     baselines = {"code_length_validation_within_task_auc": length_baseline(used)}
     card = {
         "model": info.id,

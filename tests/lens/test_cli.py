@@ -234,6 +234,10 @@ def test_train_and_eval_in_context(tmp_path, lent_backend, capsys) -> None:
                                                     "passing": 8}
     metrics = card["metrics"]["validation"]
     assert metrics["candidates"] == 16 and 0.0 <= metrics["within_task_auc"] <= 1.0
+    # Every snippet's request here is a real task prompt: the examples it shows were run.
+    visible = metrics["visible"]
+    assert visible["failing"] == 8 and 0 <= visible["failing_that_pass_examples"] <= 8
+    assert (tmp_path / "visible-examples.json").is_file()
     assert json.loads(capsys.readouterr().out)["validation"]["candidates"] == 16
 
     # The app's path: found by fingerprint; scores k codes after the request they answer.

@@ -64,3 +64,16 @@ def test_no_signal_gives_chance() -> None:
     x, passed, groups = _tasks(40, 3, signal=0.0)
     cv = pairwise.cross_validate(x, passed, groups, lambdas=(0.1,), folds=4)
     assert 0.3 < cv.scores[0.1] < 0.7
+
+
+def test_fail_weight_scales_the_pairs_of_a_failing_candidate() -> None:
+    x, passed, groups = _tasks(12, 3)
+    plain = pairwise.fit(x, passed, groups, 0.01)
+    # Only relative weights matter; weight 0 on every failure of a task drops that task.
+    assert np.allclose(pairwise.fit(x, passed, groups, 0.01, np.full(len(x), 3.0)), plain)
+    gone = groups == "task0"
+    weight = np.where(gone & ~passed, 0.0, 1.0)
+    assert np.allclose(pairwise.fit(x, passed, groups, 0.01, weight),
+                       pairwise.fit(x[~gone], passed[~gone], groups[~gone], 0.01))
+    stressed = np.where(~passed & (np.arange(len(x)) % 2 == 1), 5.0, 1.0)
+    assert not np.allclose(pairwise.fit(x, passed, groups, 0.01, stressed), plain)
