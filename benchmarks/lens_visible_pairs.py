@@ -30,7 +30,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from proxy.lens import metrics, pairwise  # noqa: E402
-from proxy.lens.cli import _embed_all  # noqa: E402
+from proxy.lens.cli import _embed_all, _length_energy  # noqa: E402
 from proxy.lens.dataset import Candidate, read_runs  # noqa: E402
 from proxy.lens.in_context import task_requests  # noqa: E402
 from proxy.lens.pairwise_train import heldout_set, mixed_only, training_set  # noqa: E402
@@ -93,8 +93,7 @@ def main() -> None:
             print(f"{name:<34} {lam:>6} {within(oof, used, every):>7.3f} "
                   f"{within(oof, used, vis):>10.3f} {within(energies, held, held_every):>8.3f} "
                   f"{within(energies, held, hvis):>12.3f}")
-    length = np.array([len(c.code) for c in used], float)
-    hlength = np.array([len(c.code) for c in held], float)
+    length, hlength = _length_energy(used), _length_energy(held)
     print(f"{'code length (shorter first)':<34} {'':>6} {within(length, used, every):>7.3f} "
           f"{within(length, used, vis):>10.3f} {within(hlength, held, held_every):>8.3f} "
           f"{within(hlength, held, hvis):>12.3f}")

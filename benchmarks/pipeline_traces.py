@@ -225,8 +225,8 @@ async def analyse(run_dir: Path, arm: str | None,
                 ablation.setdefault(name, []).append((cid in passing, tokens, seconds))
             totals["chosen"] += chosen in passing
             # The Lens's whole room: a tie at the top holding a passing and a failing candidate.
-            tied = {c.id for c in top_ties([msgspec.structs.replace(c, energy=None)
-                                            for c in cands])}
+            # (Energies only order a tie; they never change who is in it.)
+            tied = {c.id for c in top_ties(cands)}
             totals["ties"] += bool(tied)
             totals["mixed_ties"] += bool(tied & passing) and bool(tied - passing)
             totals["any"] += bool(passing)

@@ -5,8 +5,9 @@ candidate gets there only by passing every example the request itself shows (the
 examples of a HumanEval prompt, the one assert an MBPP prompt carries). So the failures a
 tie-breaker meets are *subtle* ones: code that looks right on the request's own examples.
 A harness sample that crashes on the shown example is an easy negative the pipeline never
-asks about. ``lens train --pairs visible`` trains and judges the head on the candidates
-that pass their request's examples only, the pairs the pipeline actually hands it.
+asks about. ``lens train|eval --fit pairwise`` also judge the head on the candidates that
+pass their request's examples only (the card's ``visible`` numbers), the pairs the pipeline
+actually hands it; ``benchmarks/lens_visible_pairs.py`` tries training on them.
 
 The examples are found and run exactly as the pipeline does (``problem.extract``,
 ``selftest.run_tests``); a request without examples keeps all of its candidates, as the
@@ -97,4 +98,3 @@ def _save(path: Path, cache: dict[str, bool]) -> None:
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(cache, sort_keys=True))
     tmp.replace(path)
-
